@@ -1,0 +1,111 @@
+"""Reference, Lava and Brian2 side by side on one network; writes docs/benchmarks.md.
+
+Network 64-256-256-5 with seeded random weights, Bernoulli input at 10 % per step, batch 1 and
+64. Synaptic operations are counted as dense multiply-accumulates: per step and stream,
+inputs x neurons summed over layers (64*256 + 256*256 + 256*5 = 83 200), whether or not the
+presynaptic neuron spiked. All backends run the same network and input in one process run,
+so the ratios compare like with like on the same (noisy) machine.
+
+    python benchmarks/bench_backends.py [--steps 10000] [--lava-steps 2000] [--lava-streams 2]
+
+Lava steps one stream at a time in a separate Python 3.10 process; it is timed inside the
+worker (``run`` only, excluding interpreter start and compilation) on fewer steps and
+streams, and reported per step, which is how its cost scales.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neuro import FixedLayer, FixedNetwork, run
+from neuro.backends.lava_host import run_many
+
+SIZES = (64, 256, 256, 5)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_network(seed: int = 0) -> FixedNetwork:
+    rng = np.random.default_rng(seed)
+    return FixedNetwork(tuple(
+        FixedLayer(rng.integers(-128, 128, (n_out, n_in)), weight_exp=0, du=400, dv=300,
+                   vth=2000)
+        for n_in, n_out in itertools.pairwise(SIZES)
+    ))
+
+
+def synops_per_step(batch: int) -> int:
+    return batch * sum(a * b for a, b in itertools.pairwise(SIZES))
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--lava-steps", type=int, default=2_000)
+    parser.add_argument("--lava-streams", type=int, default=2)
+    parser.add_argument("--brian2-target", default="cython", choices=["numpy", "cython"])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    net = bench_network()
+    rng = np.random.default_rng(1)
+    rows = []
+    for batch in (1, 64):
+        spikes = (rng.random((batch, args.steps, SIZES[0])) < 0.1).astype(np.uint8)
+        t_ref = timed(lambda s=spikes: run(net, s))
+        # Brian2 compiles (cython) on its first run: warm it up on a short run first.
+        run(net, spikes[:, :50], "brian2", target=args.brian2_target, record=False)
+        t_b2 = timed(lambda s=spikes: run(net, s, "brian2", target=args.brian2_target,
+                                          record=False))
+        lava_streams = 1 if batch == 1 else args.lava_streams
+        lava_in = spikes[:lava_streams, : args.lava_steps]
+        _, info = run_many([net], [lava_in])
+        t_lava_per_stream_step = info["seconds"] / (lava_streams * args.lava_steps)
+        t_lava = t_lava_per_stream_step * batch * args.steps
+        for name, seconds, note in (
+            ("reference", t_ref, "measured"),
+            ("brian2", t_b2, f"measured, target {args.brian2_target}, spikes recorded"),
+            ("lava", t_lava, f"{info['run_cfg']}; measured on {lava_streams} stream(s) x "
+                             f"{args.lava_steps} steps, scaled"),
+        ):
+            rows.append((batch, name, seconds, args.steps / seconds * 1.0,
+                         synops_per_step(batch) * args.steps / seconds, t_ref, note))
+        print(f"batch {batch}: reference {t_ref:.2f} s, brian2 {t_b2:.2f} s, "
+              f"lava {t_lava:.1f} s (scaled)", file=sys.stderr)
+    lines = [
+        "# Benchmarks",
+        "",
+        "## Backends: reference vs Lava vs Brian2",
+        "",
+        f"Network {'-'.join(map(str, SIZES))}, {args.steps} steps, input spike probability 0.1 "
+        "per step. Synaptic ops are dense multiply-accumulates (inputs x neurons per layer, "
+        "per step and stream). Machine: "
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}; "
+        "one process, numpy on one core.",
+        "",
+        "Command: `nox -s bench` (runs `python benchmarks/bench_backends.py`).",
+        "",
+        "| batch | backend | seconds | steps/s | synaptic ops/s | reference speed-up | how |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for batch, name, seconds, sps, ops, t_ref, note in rows:
+        lines.append(f"| {batch} | {name} | {seconds:.2f} | {sps:,.0f} | {ops:.3g} | "
+                     f"{seconds / t_ref:.1f}x | {note} |")
+    lines += ["", "Speed-up = backend seconds / reference seconds in the same run.", ""]
+    Path(args.out).write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The bridge: wire protocol and transports between edge and host."""

@@ -1,0 +1,1 @@
+"""The host: twin service, reports and the ``neurotwin`` command."""

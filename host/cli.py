@@ -1,0 +1,64 @@
+"""The ``neurotwin`` command: a thin shell over the packages' Python APIs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from neuro import InputError, NetworkError, read_network, run
+from neuro.backends import available
+from neuro.record import load_spikes
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    network = read_network(args.model)
+    spikes = load_spikes(args.input)
+    options = {}
+    if args.lava_python:
+        options["lava_python"] = args.lava_python
+    record = run(network, spikes, args.backend, **options)
+    record.save(args.out)
+    print(f"{args.backend}: {int(record.output.sum())} output spikes -> {args.out}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from host.demo import BACKENDS, run_demo
+
+    summary = run_demo(Path(args.out), tuple(args.backends or BACKENDS))
+    print(f"report: {Path(args.out) / 'index.html'}")
+    return 1 if any("error" in r and r["backend"] == "reference" for r in summary["results"]) \
+        else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurotwin", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run a network file on one backend")
+    p.add_argument("--model", required=True, help="network file (NIR HDF5)")
+    p.add_argument("--input", required=True, help=".npz with integer 'spikes' [steps, inputs] "
+                   "or [batch, steps, inputs]")
+    p.add_argument("--backend", default="reference", choices=available())
+    p.add_argument("--out", required=True, help="output .npz")
+    p.add_argument("--lava-python", help="Python 3.10 with lava-nc (default: "
+                   "$NEUROTWIN_LAVA_PYTHON, else an environment made on first use)")
+    p.set_defaults(func=_cmd_run)
+    d = sub.add_parser("demo", help="run the end-to-end demo and write a report")
+    d.add_argument("--out", default="neurotwin-demo", help="report folder")
+    d.add_argument("--backends", nargs="+", choices=available(), help="backends to run")
+    d.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (NetworkError, InputError) as exc:
+        print(f"neurotwin: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

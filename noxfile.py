@@ -1,0 +1,55 @@
+"""Sessions for everything a user or CI runs: ``nox`` alone runs lint and every test session."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "lava"]
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+
+# lava-nc 0.10 needs Python 3.10; pyenv keeps it off PATH unless it is the global version.
+for _bin in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin")))[-1:]:
+    os.environ["PATH"] = f"{os.environ['PATH']}{os.pathsep}{_bin}"
+
+LAVA = "lava-nc==0.10.0"
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff over the whole tree."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """Every test but the Lava ones (which need Python 3.10): ``-m 'not slow'`` for a quick run."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not lava", *session.posargs)
+
+
+@nox.session(python="3.10")
+def lava(session: nox.Session) -> None:
+    """Lava backend against the reference, bit for bit, on Python 3.10 with lava-nc."""
+    session.install(LAVA, "-e", ".[test]")
+    python = str(Path(session.virtualenv.location) / "bin" / "python")
+    session.run("pytest", "-m", "lava", *session.posargs, env={"NEUROTWIN_LAVA_PYTHON": python})
+
+
+@nox.session(python="3.11")
+def demo(session: nox.Session) -> None:
+    """The end-to-end demo; the report goes to ./neurotwin-demo (or the given --out)."""
+    session.install("-e", ".")
+    session.run("neurotwin", "demo", *(session.posargs or ["--out", "neurotwin-demo"]))
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Speed of reference, Lava and Brian2 side by side; writes docs/benchmarks.md."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/bench_backends.py", *session.posargs)
