@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -10,13 +11,21 @@ from neuro import InputError, NetworkError, read_network, run
 from neuro.backends import available
 from neuro.record import load_spikes
 
+# Modules that add subcommands: each has ``register(subparsers)``, which adds its parser and
+# sets ``func`` to a handler taking the parsed arguments and returning an exit status.
+_SUBCOMMANDS: list[str] = []
+
 
 def _cmd_run(args: argparse.Namespace) -> int:
     network = read_network(args.model)
     spikes = load_spikes(args.input)
-    options = {}
-    if args.lava_python:
-        options["lava_python"] = args.lava_python
+    # Backend-specific options pass through only when given, so each backend sees its own.
+    options = {
+        key: value
+        for key, value in (("lava_python", args.lava_python), ("sim", args.sim),
+                           ("device", args.device))
+        if value is not None
+    }
     record = run(network, spikes, args.backend, **options)
     record.save(args.out)
     print(f"{args.backend}: {int(record.output.sum())} output spikes -> {args.out}")
@@ -41,13 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "or [batch, steps, inputs]")
     p.add_argument("--backend", default="reference", choices=available())
     p.add_argument("--out", required=True, help="output .npz")
-    p.add_argument("--lava-python", help="Python 3.10 with lava-nc (default: "
+    p.add_argument("--lava-python", help="lava: Python 3.10 with lava-nc (default: "
                    "$NEUROTWIN_LAVA_PYTHON, else an environment made on first use)")
+    p.add_argument("--sim", help="rtl: HDL simulator (icarus or verilator)")
+    p.add_argument("--device", help="crossbar: device preset")
     p.set_defaults(func=_cmd_run)
     d = sub.add_parser("demo", help="run the end-to-end demo and write a report")
     d.add_argument("--out", default="neurotwin-demo", help="report folder")
     d.add_argument("--backends", nargs="+", choices=available(), help="backends to run")
     d.set_defaults(func=_cmd_demo)
+    for module in _SUBCOMMANDS:
+        importlib.import_module(module).register(sub)
     return parser
 
 
