@@ -22,15 +22,14 @@ import itertools
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from report import write_section  # benchmarks/ is on sys.path when run as a script
 
 from neuro import FixedLayer, FixedNetwork, run
 from neuro.backends.lava_host import run_many
 
 SIZES = (64, 256, 256, 5)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_network(seed: int = 0) -> FixedNetwork:
@@ -58,7 +57,6 @@ def main() -> None:
     parser.add_argument("--slow-steps", type=int, default=1_000)
     parser.add_argument("--slow-streams", type=int, default=2)
     parser.add_argument("--brian2-target", default="cython", choices=["numpy", "cython"])
-    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
     net = bench_network()
     rng = np.random.default_rng(1)
@@ -86,8 +84,6 @@ def main() -> None:
         print(f"batch {batch}: reference {t_ref:.2f} s, brian2 {t_b2:.2f} s, "
               f"lava {t_lava:.1f} s (scaled)", file=sys.stderr)
     lines = [
-        "# Benchmarks",
-        "",
         "## Backends: reference vs Lava vs Brian2",
         "",
         f"Network {'-'.join(map(str, SIZES))}, {args.steps} steps, input spike probability 0.1 "
@@ -105,7 +101,7 @@ def main() -> None:
         lines.append(f"| {batch} | {name} | {seconds:.2f} | {sps:,.0f} | {ops:.3g} | "
                      f"{seconds / t_ref:.1f}x | {note} |")
     lines += ["", "Speed-up = backend seconds / reference seconds in the same run.", ""]
-    Path(args.out).write_text("\n".join(lines))
+    write_section("backends", "\n".join(lines))
     print("\n".join(lines))
 
 
