@@ -17,6 +17,7 @@ import pytest
 
 from neuro import run, write_network
 from neuro.backends.lava_host import run_many
+from neuro.backends.reference import synaptic_drive
 from neuro.random_networks import random_network, random_spikes
 
 pytestmark = pytest.mark.lava
@@ -60,16 +61,21 @@ def test_random_networks_are_bit_exact_against_the_reference():
 
 
 def test_sweep_reaches_the_state_limits():
-    """The sweep is only a proof if it drives u into its wrap and v into saturation."""
-    wrapped = saturated = silent = 0
+    """The sweep is only a proof if it drives u into its 24-bit wrap, v into saturation and
+    some inputs past 2**24 per step, where Lava's int32 words wrap too."""
+    wrapped = saturated = int32 = silent = 0
     for seed in range(N_NETWORKS):
         net = random_network(seed)
-        rec = run(net, random_spikes(seed, net.n_inputs, STEPS))
+        spikes = random_spikes(seed, net.n_inputs, STEPS)
+        rec = run(net, spikes)
         saturated += any(np.abs(v).max() == 2**23 - 1 for v in rec.v)
         wrapped += any(np.abs(np.diff(u.astype(np.int64), axis=1)).max(initial=0) > 2**23
                        for u in rec.u)
+        layer_inputs = [spikes, *rec.spikes[:-1]]
+        int32 += any(np.abs(synaptic_drive(layer, s)).max() >= 2**24
+                     for layer, s in zip(net.layers, layer_inputs, strict=True))
         silent += rec.output.sum() == 0
-    assert saturated >= 10 and wrapped >= 5, (saturated, wrapped)
+    assert saturated >= 10 and wrapped >= 5 and int32 >= 5, (saturated, wrapped, int32)
     assert silent < N_NETWORKS // 2
 
 
