@@ -7,13 +7,15 @@ import importlib
 import sys
 from pathlib import Path
 
+from bridge.client import BoardError
+from bridge.transport import LinkError
 from neuro import InputError, NetworkError, read_network, run
 from neuro.backends import available
 from neuro.record import load_spikes
 
 # Modules that add subcommands: each has ``register(subparsers)``, which adds its parser and
 # sets ``func`` to a handler taking the parsed arguments and returning an exit status.
-_SUBCOMMANDS: list[str] = []
+_SUBCOMMANDS: list[str] = ["host.cmd_board"]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (NetworkError, InputError) as exc:
+    except (NetworkError, InputError, LinkError, BoardError, TimeoutError) as exc:
         print(f"neurotwin: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,154 @@
+"""Reliable, flow-controlled delivery over a lossy byte stream (sans-I/O).
+
+A :class:`Session` sits on one end of a link. ``send(packet)`` queues a sequenced frame;
+``receive(data, now)`` takes whatever bytes arrived and returns the packets delivered in
+order, exactly once; ``poll(now)`` retransmits what timed out; ``outgoing()`` hands over the
+bytes to write. No I/O happens here, so the same object serves a serial port, a socket, a
+simulator or a test that injects faults.
+
+Mechanism (docs/protocol.md): every non-link packet carries a 32-bit sequence number. The
+receiver delivers seq == expected, holds later frames inside its window, drops earlier ones
+as duplicates (replays, on an authenticated link), and answers with a cumulative Ack
+(``next_seq`` = expected, ``credits`` = window) and a Nak for the first missing frame. The
+sender keeps at most ``credits`` frames beyond the peer's ``next_seq`` in flight, resends a
+Nak'ed frame at once and the oldest unacknowledged one after ``rto`` seconds of silence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+
+from bridge.codec import FrameDecoder, Keys, encode_frame
+from bridge.protocol import UNSEQUENCED, Ack, Nak, NakReason, Packet
+
+DEFAULT_WINDOW = 16
+
+
+class Session:
+    """One end of a reliable link; see the module docstring.
+
+    Args:
+        keys: HMAC keys for an authenticated link (both ends need them), or None.
+        window: frames this end accepts beyond the next expected one (its credit).
+        rto: seconds without acknowledgement before the oldest frame is sent again.
+    """
+
+    def __init__(self, keys: Keys | None = None, window: int = DEFAULT_WINDOW,
+                 rto: float = 0.2) -> None:
+        if not 1 <= window <= 0xFFFF:
+            raise ValueError(f"window must lie in [1, 65535], got {window}")
+        self.keys = keys
+        self.window = window
+        self.rto = rto
+        self.decoder = FrameDecoder(keys)
+        self.counters: Counter[str] = Counter()
+        self._out = bytearray()
+        self._next_seq = 0
+        self._pending: list[tuple[int, bytes]] = []  # waiting for credit
+        self._in_flight: OrderedDict[int, bytes] = OrderedDict()
+        self._peer_next = 0
+        self._peer_credits = window
+        self._last_progress: float | None = None  # when the oldest frame was last heard of
+        self._expected = 0
+        self._held: dict[int, Packet] = {}
+        self._nak_sent: int | None = None
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, packet: Packet) -> None:
+        """Queue a packet for reliable, in-order delivery."""
+        frame = encode_frame(packet, self._next_seq, self.keys)
+        self._pending.append((self._next_seq, frame))
+        self._next_seq = (self._next_seq + 1) & 0xFFFFFFFF
+        self._release()
+
+    def _release(self) -> None:
+        limit = self._peer_next + self._peer_credits
+        while self._pending and self._pending[0][0] < limit:
+            seq, frame = self._pending.pop(0)
+            self._in_flight[seq] = frame
+            self._write(frame)
+
+    def _write(self, frame: bytes) -> None:
+        self._out += frame
+        self.counters["frames_out"] += 1
+
+    def _control(self, packet: Packet) -> None:
+        self._write(encode_frame(packet, 0, self.keys))
+
+    @property
+    def idle(self) -> bool:
+        """True when everything sent has been acknowledged."""
+        return not self._pending and not self._in_flight
+
+    def outgoing(self) -> bytes:
+        """Bytes to write to the link now (and forget)."""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def poll(self, now: float) -> None:
+        """Resend the oldest unacknowledged frame if nothing was acknowledged for ``rto``."""
+        if not self._in_flight:
+            self._last_progress = None
+        elif self._last_progress is None:
+            self._last_progress = now
+        elif now - self._last_progress >= self.rto:
+            self._write(next(iter(self._in_flight.values())))
+            self.counters["retransmits"] += 1
+            self._last_progress = now
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def receive(self, data: bytes, now: float = 0.0) -> list[Packet]:
+        """Take bytes from the link; return the packets now deliverable, in order."""
+        delivered: list[Packet] = []
+        answer = False
+        for seq, packet in self.decoder.feed(data):
+            if isinstance(packet, UNSEQUENCED):
+                self._link_packet(packet, now)
+            else:
+                answer = True
+                self._sequenced(seq, packet, delivered)
+        if answer:
+            self._control(Ack(self._expected, self.window))
+            if self._held and self._nak_sent != self._expected:
+                self._control(Nak(self._expected, NakReason.GAP))
+                self._nak_sent = self._expected
+        for key, value in self.decoder.counters.items():
+            self.counters[key] = value
+        return delivered
+
+    def _sequenced(self, seq: int, packet: Packet, delivered: list[Packet]) -> None:
+        ahead = (seq - self._expected) & 0xFFFFFFFF
+        if ahead == 0:
+            delivered.append(packet)
+            self._expected = (self._expected + 1) & 0xFFFFFFFF
+            while self._expected in self._held:
+                delivered.append(self._held.pop(self._expected))
+                self._expected = (self._expected + 1) & 0xFFFFFFFF
+        elif ahead < self.window:
+            self.counters["out_of_order"] += 1
+            self._held.setdefault(seq, packet)
+        elif ahead >= 0x80000000:
+            # Behind the window: already delivered. On an authenticated link a frame with
+            # a valid tag and an old sequence number is a replay.
+            self.counters["replayed" if self.keys else "duplicates"] += 1
+        else:
+            self.counters["beyond_window"] += 1
+
+    def _link_packet(self, packet: Packet, now: float) -> None:
+        if isinstance(packet, Ack):
+            acked = (packet.next_seq - self._peer_next) & 0xFFFFFFFF
+            if acked < 0x80000000:
+                for seq in list(self._in_flight):
+                    if (packet.next_seq - seq - 1) & 0xFFFFFFFF < 0x80000000:
+                        del self._in_flight[seq]
+                if acked:
+                    self._last_progress = now
+                self._peer_next = packet.next_seq
+            self._peer_credits = packet.credits
+            self._release()
+        elif isinstance(packet, Nak) and packet.seq in self._in_flight:
+            self._write(self._in_flight[packet.seq])
+            self.counters["retransmits"] += 1

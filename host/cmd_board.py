@@ -1,0 +1,58 @@
+"""``neurotwin board`` and ``neurotwin serve-board``: run networks on a board over the bridge."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+import numpy as np
+
+from bridge.board import VirtualBoard
+from bridge.client import BoardClient
+from bridge.transport import DEFAULT_BAUD, Link, serve_tcp
+from neuro import read_network
+from neuro.record import load_spikes
+
+
+def _board(args: argparse.Namespace) -> int:
+    network = read_network(args.model)
+    spikes = load_spikes(args.input)
+    link = Link(args.url, baudrate=args.baud)
+    try:
+        client = BoardClient(link, timeout=args.timeout)
+        name = client.hello()
+        client.upload(network)
+        out = client.run(spikes)
+    finally:
+        link.close()
+    np.savez_compressed(args.out, **out)
+    print(f"{name}: {int(out['spikes'].sum())} output spikes -> {args.out}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    board = VirtualBoard(args.backend)
+    print(f"virtual board ({args.backend}) on tcp://{args.host}:{args.port}", flush=True)
+    try:
+        serve_tcp(board.feed, args.port, args.host, on_connect=board.reset_link,
+                  stop=threading.Event())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser("board", help="run a network on a board (serial, TCP or virtual)")
+    b.add_argument("--url", required=True, help="pyserial URL: /dev/ttyUSB1, "
+                   "socket://127.0.0.1:5555, virtual://reference")
+    b.add_argument("--model", required=True, help="network file (NIR HDF5)")
+    b.add_argument("--input", required=True, help=".npz with integer 'spikes'")
+    b.add_argument("--out", required=True, help="output .npz (spikes, spikes_i)")
+    b.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="serial line rate (baud)")
+    b.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for answers")
+    b.set_defaults(func=_board)
+    s = sub.add_parser("serve-board", help="serve a virtual board on TCP")
+    s.add_argument("--port", type=int, default=5556)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--backend", default="reference", help="backend that runs the network")
+    s.set_defaults(func=_serve)

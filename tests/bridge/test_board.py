@@ -1,0 +1,81 @@
+"""Boards behind the protocol: the same client over an in-process link, over TCP and from the
+command line gives the reference backend's spikes."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from bridge.board import VirtualBoard
+from bridge.client import BoardClient
+from bridge.transport import Link, serve_tcp
+from host.cli import main
+from neuro import run, write_network
+from neuro.random_networks import random_network, random_spikes
+
+
+def check_same_spikes(out: dict, ref: dict) -> None:
+    assert sorted(out) == sorted(k for k in ref if k.startswith("spikes"))
+    for key, arr in out.items():
+        np.testing.assert_array_equal(arr, ref[key], err_msg=key)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_virtual_board_in_process_matches_reference(seed):
+    net = random_network(seed)
+    spikes = random_spikes(seed, net.n_inputs, 300, batch=2)
+    client = BoardClient(Link("virtual://reference"))
+    assert client.hello() == "virtual:reference"
+    client.upload(net)
+    check_same_spikes(client.run(spikes), run(net, spikes).arrays())
+
+
+@pytest.fixture
+def tcp_board():
+    board, stop, ready = VirtualBoard(), threading.Event(), threading.Event()
+    with socket_port() as port:
+        thread = threading.Thread(target=serve_tcp, args=(board.feed, port),
+                                  kwargs={"ready": ready, "stop": stop,
+                                          "on_connect": board.reset_link}, daemon=True)
+        thread.start()
+        ready.wait(5)
+        yield f"socket://127.0.0.1:{port}"
+        stop.set()
+        thread.join(5)
+
+
+class socket_port:
+    """A free TCP port on loopback."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def test_board_command_over_tcp_matches_reference(tmp_path, tcp_board):
+    net = random_network(12)
+    write_network(tmp_path / "net.nir", net)
+    spikes = random_spikes(12, net.n_inputs, 400)[0]
+    np.savez(tmp_path / "in.npz", spikes=spikes.astype(np.int32))
+    assert main(["board", "--url", tcp_board, "--model", str(tmp_path / "net.nir"),
+                 "--input", str(tmp_path / "in.npz"), "--out", str(tmp_path / "out.npz")]) == 0
+    out = dict(np.load(tmp_path / "out.npz"))
+    check_same_spikes(out, run(net, spikes).arrays())
+
+
+def test_unreachable_board_is_reported(tmp_path, capsys):
+    net = random_network(1)
+    write_network(tmp_path / "net.nir", net)
+    np.savez(tmp_path / "in.npz", spikes=np.zeros((5, net.n_inputs), int))
+    with socket_port() as port:
+        code = main(["board", "--url", f"socket://127.0.0.1:{port}", "--model",
+                     str(tmp_path / "net.nir"), "--input", str(tmp_path / "in.npz"),
+                     "--out", str(tmp_path / "o.npz"), "--timeout", "2"])
+    assert code == 2
+    assert "cannot open socket://127.0.0.1" in capsys.readouterr().err
