@@ -8,6 +8,7 @@ board, ``socket://host:port`` for the co-simulation server or a virtual board on
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,8 @@ from bridge.session import Session
 
 DEFAULT_BAUD = 3_000_000
 
-# virtual://BACKEND opens an in-process board (bridge/protocol_virtual.py).
+# virtual://BACKEND opens an in-process board (bridge/protocol_virtual.py), tls://host:port
+# a TLS connection (bridge/protocol_tls.py).
 if "bridge" not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append("bridge")
 
@@ -111,11 +113,13 @@ class Link:
 
 def serve_tcp(handler: Callable[[bytes], bytes], port: int, host: str = "127.0.0.1",
               ready: threading.Event | None = None, stop: threading.Event | None = None,
-              on_connect: Callable[[], None] | None = None) -> None:
+              on_connect: Callable[[], None] | None = None,
+              tls: ssl.SSLContext | None = None) -> None:
     """Serve a byte handler (bytes in -> bytes out) on TCP, one client at a time.
 
     The handler owns the protocol (e.g. a virtual board's ``feed``); ``on_connect`` runs for
-    each new client. Returns when ``stop`` is set.
+    each new client; ``tls`` (a server context) wraps each connection in TLS, for clients
+    that connect with ``tls://host:port``. Returns when ``stop`` is set.
     """
     stop = stop or threading.Event()
     with socket.create_server((host, port), reuse_port=False) as server:
@@ -127,6 +131,13 @@ def serve_tcp(handler: Callable[[bytes], bytes], port: int, host: str = "127.0.0
                 conn, _ = server.accept()
             except TimeoutError:
                 continue
+            if tls is not None:
+                try:
+                    conn.settimeout(5)
+                    conn = tls.wrap_socket(conn, server_side=True)
+                except (OSError, ssl.SSLError):
+                    conn.close()
+                    continue
             if on_connect:
                 on_connect()
             with conn:
@@ -138,7 +149,7 @@ def serve_tcp(handler: Callable[[bytes], bytes], port: int, host: str = "127.0.0
                             break
                     except TimeoutError:
                         data = b""
-                    except OSError:
+                    except (OSError, ssl.SSLError):
                         break
                     reply = handler(data)
                     if reply:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ssl
 import threading
 
 import numpy as np
@@ -32,10 +33,15 @@ def _board(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     board = VirtualBoard(args.backend)
-    print(f"virtual board ({args.backend}) on tcp://{args.host}:{args.port}", flush=True)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    scheme = "tls" if tls else "socket"
+    print(f"virtual board ({args.backend}) on {scheme}://{args.host}:{args.port}", flush=True)
     try:
         serve_tcp(board.feed, args.port, args.host, on_connect=board.reset_link,
-                  stop=threading.Event())
+                  stop=threading.Event(), tls=tls)
     except KeyboardInterrupt:
         pass
     return 0
@@ -55,4 +61,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, default=5556)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--backend", default="reference", help="backend that runs the network")
+    s.add_argument("--tls-cert", help="PEM certificate: serve TLS (clients use tls://)")
+    s.add_argument("--tls-key", help="PEM private key of --tls-cert")
     s.set_defaults(func=_serve)
