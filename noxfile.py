@@ -50,6 +50,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Speed of reference, Lava and Brian2 side by side; writes docs/benchmarks.md."""
+    """Backend speeds side by side and bridge figures; writes docs/benchmarks.md."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_backends.py", *session.posargs)
+    session.run("python", "benchmarks/bench_bridge.py")

@@ -58,7 +58,7 @@ class Serial(serial.SerialBase):
         self._sock.settimeout(self._timeout)
         try:
             data = self._sock.recv(size)
-        except TimeoutError:
+        except (TimeoutError, ssl.SSLWantReadError, BlockingIOError):
             return b""
         except (OSError, ssl.SSLError) as exc:
             raise serial.SerialException(f"read failed: {exc}") from exc

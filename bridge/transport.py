@@ -19,6 +19,7 @@ from bridge.protocol import Packet
 from bridge.session import Session
 
 DEFAULT_BAUD = 3_000_000
+POLL_SECONDS = 0.005  # longest a pump waits for the first incoming byte
 
 # virtual://BACKEND opens an in-process board (bridge/protocol_virtual.py), tls://host:port
 # a TLS connection (bridge/protocol_tls.py).
@@ -52,7 +53,8 @@ class Link:
         last: Exception | None = None
         for _ in range(self.retries):
             try:
-                return serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.005)
+                return serial.serial_for_url(self.url, baudrate=self.baudrate,
+                                             timeout=POLL_SECONDS)
             except (serial.SerialException, OSError, ValueError) as exc:
                 last = exc
                 time.sleep(self.retry_delay)
@@ -78,12 +80,24 @@ class Link:
             out = self.session.outgoing()
             if out:
                 self._port.write(out)
-            data = self._port.read(max(1, self._port.in_waiting))
+            data = self._read()
         except (serial.SerialException, OSError):
             self._reconnect()
             return
         if data:
             self.inbox += self.session.receive(data, now)
+
+    def _read(self) -> bytes:
+        # Wait for the first byte up to the port timeout, then take whatever else is there
+        # without waiting: pyserial's in_waiting is only 0 or 1 on sockets.
+        first = self._port.read(1)
+        if not first:
+            return b""
+        self._port.timeout = 0
+        try:
+            return first + self._port.read(1 << 16)
+        finally:
+            self._port.timeout = POLL_SECONDS
 
     def receive(self, until: Callable[[list[Packet]], bool], timeout: float) -> list[Packet]:
         """Take delivered packets until ``until(packets so far)`` holds; TimeoutError after
@@ -140,6 +154,8 @@ def serve_tcp(handler: Callable[[bytes], bytes], port: int, host: str = "127.0.0
                     continue
             if on_connect:
                 on_connect()
+            # Frames are small and latency matters more than packing: no Nagle delay.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with conn:
                 conn.settimeout(0.01)
                 while not stop.is_set():
