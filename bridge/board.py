@@ -66,11 +66,6 @@ class VirtualBoard:
         self._events: list[Events] = []
         self.counters = self.session.counters
 
-    def reset_link(self) -> None:
-        """A new connection: start a fresh session (sequence numbers from 0)."""
-        self.session = Session(self.session.keys, self.session.window, self.session.rto)
-        self.counters = self.session.counters
-
     def feed(self, data: bytes) -> bytes:
         """Bytes from the link in, bytes for the link out."""
         now = time.monotonic()

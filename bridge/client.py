@@ -45,11 +45,19 @@ class BoardClient:
         self.name = ""
         self.network: FixedNetwork | None = None
 
-    def hello(self) -> str:
-        self.link.send(Hello(PROTOCOL_VERSION, MAX_PAYLOAD, "host"))
-        got = self.link.receive(lambda ps: any(isinstance(p, Hello) for p in ps), self.timeout)
-        self.name = next(p for p in got if isinstance(p, Hello)).name
-        return self.name
+    def hello(self, attempts: int = 10) -> str:
+        """Start a new conversation (both ends restart their sequence numbers); returns the
+        board's name. Hello is unacknowledged, so it is repeated until answered."""
+        for _ in range(attempts):
+            self.link.send(Hello(PROTOCOL_VERSION, MAX_PAYLOAD, "host"))
+            try:
+                got = self.link.receive(lambda ps: any(isinstance(p, Hello) for p in ps),
+                                        min(1.0, self.timeout))
+            except TimeoutError:
+                continue
+            self.name = next(p for p in got if isinstance(p, Hello)).name
+            return self.name
+        raise TimeoutError(f"no Hello from {self.link.url} after {attempts} attempts")
 
     def upload(self, network: FixedNetwork) -> None:
         """Send the network file into the model window and load it."""

@@ -169,5 +169,6 @@ class Hello:
 Packet = (Events | Tick | ConfigWrite | ConfigRead | ConfigData | Control | StatusRequest
           | Status | Ack | Nak | Error | Hello)
 
-# Link-control packets are not sequenced or acknowledged themselves.
-UNSEQUENCED = (Ack, Nak)
+# Link-control packets are not sequenced or acknowledged themselves. A Hello starts a new
+# conversation: both ends restart their sequence numbers from 0 when they receive one.
+UNSEQUENCED = (Ack, Nak, Hello)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 
 from bridge.codec import FrameDecoder, Keys, encode_frame
-from bridge.protocol import UNSEQUENCED, Ack, Nak, NakReason, Packet
+from bridge.protocol import UNSEQUENCED, Ack, Hello, Nak, NakReason, Packet
 
 DEFAULT_WINDOW = 16
 
@@ -43,11 +43,15 @@ class Session:
         self.decoder = FrameDecoder(keys)
         self.counters: Counter[str] = Counter()
         self._out = bytearray()
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget both directions' sequence state: a new conversation (see Hello)."""
         self._next_seq = 0
         self._pending: list[tuple[int, bytes]] = []  # waiting for credit
         self._in_flight: OrderedDict[int, bytes] = OrderedDict()
         self._peer_next = 0
-        self._peer_credits = window
+        self._peer_credits = self.window
         self._last_progress: float | None = None  # when the oldest frame was last heard of
         self._expected = 0
         self._held: dict[int, Packet] = {}
@@ -56,7 +60,13 @@ class Session:
     # -- sending ---------------------------------------------------------------------------
 
     def send(self, packet: Packet) -> None:
-        """Queue a packet for reliable, in-order delivery."""
+        """Queue a packet for reliable, in-order delivery (Ack, Nak and Hello go at once,
+        unsequenced; sending a Hello restarts this end's sequence numbers)."""
+        if isinstance(packet, UNSEQUENCED):
+            if isinstance(packet, Hello):
+                self.restart()
+            self._control(packet)
+            return
         frame = encode_frame(packet, self._next_seq, self.keys)
         self._pending.append((self._next_seq, frame))
         self._next_seq = (self._next_seq + 1) & 0xFFFFFFFF
@@ -105,7 +115,13 @@ class Session:
         delivered: list[Packet] = []
         answer = False
         for seq, packet in self.decoder.feed(data):
-            if isinstance(packet, UNSEQUENCED):
+            if isinstance(packet, Hello):
+                # The peer starts a new conversation; earlier frames belong to the old one.
+                self.restart()
+                delivered.clear()
+                answer = False
+                delivered.append(packet)
+            elif isinstance(packet, UNSEQUENCED):
                 self._link_packet(packet, now)
             else:
                 answer = True

@@ -127,13 +127,13 @@ class Link:
 
 def serve_tcp(handler: Callable[[bytes], bytes], port: int, host: str = "127.0.0.1",
               ready: threading.Event | None = None, stop: threading.Event | None = None,
-              on_connect: Callable[[], None] | None = None,
               tls: ssl.SSLContext | None = None) -> None:
     """Serve a byte handler (bytes in -> bytes out) on TCP, one client at a time.
 
-    The handler owns the protocol (e.g. a virtual board's ``feed``); ``on_connect`` runs for
-    each new client; ``tls`` (a server context) wraps each connection in TLS, for clients
-    that connect with ``tls://host:port``. Returns when ``stop`` is set.
+    The handler owns the protocol (e.g. a virtual board's ``feed``) and keeps its state
+    across connections, so a client that reconnects continues where it was. ``tls`` (a
+    server context) wraps each connection in TLS, for clients of ``tls://host:port``.
+    Returns when ``stop`` is set.
     """
     stop = stop or threading.Event()
     with socket.create_server((host, port), reuse_port=False) as server:
@@ -152,8 +152,6 @@ def serve_tcp(handler: Callable[[bytes], bytes], port: int, host: str = "127.0.0
                 except (OSError, ssl.SSLError):
                     conn.close()
                     continue
-            if on_connect:
-                on_connect()
             # Frames are small and latency matters more than packing: no Nagle delay.
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with conn:

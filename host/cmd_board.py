@@ -40,8 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     scheme = "tls" if tls else "socket"
     print(f"virtual board ({args.backend}) on {scheme}://{args.host}:{args.port}", flush=True)
     try:
-        serve_tcp(board.feed, args.port, args.host, on_connect=board.reset_link,
-                  stop=threading.Event(), tls=tls)
+        serve_tcp(board.feed, args.port, args.host, stop=threading.Event(), tls=tls)
     except KeyboardInterrupt:
         pass
     return 0

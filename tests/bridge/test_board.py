@@ -35,8 +35,7 @@ def tcp_board():
     board, stop, ready = VirtualBoard(), threading.Event(), threading.Event()
     with socket_port() as port:
         thread = threading.Thread(target=serve_tcp, args=(board.feed, port),
-                                  kwargs={"ready": ready, "stop": stop,
-                                          "on_connect": board.reset_link}, daemon=True)
+                                  kwargs={"ready": ready, "stop": stop}, daemon=True)
         thread.start()
         ready.wait(5)
         yield f"socket://127.0.0.1:{port}"
@@ -79,3 +78,31 @@ def test_unreachable_board_is_reported(tmp_path, capsys):
                      "--out", str(tmp_path / "o.npz"), "--timeout", "2"])
     assert code == 2
     assert "cannot open socket://127.0.0.1" in capsys.readouterr().err
+
+
+def test_client_reconnects_after_the_link_drops_and_loses_nothing():
+    board = VirtualBoard()
+    with socket_port() as port:
+        def serve() -> tuple[threading.Thread, threading.Event]:
+            stop, ready = threading.Event(), threading.Event()
+            thread = threading.Thread(target=serve_tcp, args=(board.feed, port), daemon=True,
+                                      kwargs={"ready": ready, "stop": stop})
+            thread.start()
+            ready.wait(5)
+            return thread, stop
+
+        thread, stop = serve()
+        link = Link(f"socket://127.0.0.1:{port}")
+        client = BoardClient(link)
+        client.hello()
+        net = random_network(9)
+        client.upload(net)
+        stop.set()  # the server goes away with the connection ...
+        thread.join(5)
+        thread, stop = serve()  # ... and comes back with the board's state intact
+        spikes = random_spikes(9, net.n_inputs, 300)[0]
+        out = client.run(spikes)
+        stop.set()
+        thread.join(5)
+    assert link.reconnects >= 1
+    check_same_spikes(out, run(net, spikes).arrays())

@@ -36,8 +36,7 @@ def tls_board(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     thread = threading.Thread(target=serve_tcp, args=(board.feed, port), daemon=True,
-                              kwargs={"ready": ready, "stop": stop, "tls": context,
-                                      "on_connect": board.reset_link})
+                              kwargs={"ready": ready, "stop": stop, "tls": context})
     thread.start()
     ready.wait(5)
     yield port, cert
