@@ -15,7 +15,7 @@ from neuro.record import load_spikes
 
 # Modules that add subcommands: each has ``register(subparsers)``, which adds its parser and
 # sets ``func`` to a handler taking the parsed arguments and returning an exit status.
-_SUBCOMMANDS: list[str] = ["host.cmd_board"]
+_SUBCOMMANDS: list[str] = ["host.cmd_board", "host.cmd_sense"]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from neuro import FixedNetwork, FloatLayer, FloatNetwork, quantise, read_network, run
-from sensors.encoders import delta_encode
+from sensors.encoders import DeltaEncoder
+from sensors.events import to_raster
 
 SAMPLE = "mitdb100_10s.npz"
+SAMPLE_FS = 360.0
 DEMO_MODEL = Path(__file__).resolve().parent.parent / "models" / "demo.nir"
 BACKENDS = ("reference", "lava", "brian2")
 # Delta threshold of 0.05 mV in ADC units (200 adu/mV).
@@ -41,9 +43,12 @@ def build_demo_network(seed: int = 7) -> FixedNetwork:
 
 
 def sample_spikes() -> np.ndarray:
-    """The shipped MIT-BIH 100 excerpt as delta spikes [steps, 4] (UP/DOWN per lead)."""
+    """The shipped MIT-BIH 100 excerpt as delta spikes [steps, 4] (UP/DOWN per lead): the
+    encoder starts at each lead's first sample; a step of several thresholds is one spike."""
     with resources.files("host.data").joinpath(SAMPLE).open("rb") as f, np.load(f) as d:
-        return delta_encode(d["adu"], DELTA_ADU)
+        adu = d["adu"].astype(np.float64)
+    events = DeltaEncoder(DELTA_ADU, SAMPLE_FS, origin=adu[:, 0])(adu)
+    return to_raster(events, SAMPLE_FS, adu.shape[1], adu.shape[0])
 
 
 def _raster(path: Path, record_spikes: list[np.ndarray], title: str) -> None:
