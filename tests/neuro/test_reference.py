@@ -74,3 +74,18 @@ def test_output_arrays_follow_the_file_contract():
 def test_bad_spikes_name_the_problem(spikes, message):
     with pytest.raises(InputError, match=message):
         run(one_neuron(), spikes)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_compiled_engine_equals_the_numpy_spec(seed):
+    net = random_network(seed)
+    spikes = random_spikes(seed, net.n_inputs, steps=300, batch=1 + seed % 3)
+    numpy_rec = run(net, spikes, "reference", engine="numpy").arrays()
+    compiled = run(net, spikes, "reference", engine="compiled").arrays()
+    for key, arr in numpy_rec.items():
+        np.testing.assert_array_equal(compiled[key], arr, err_msg=f"seed {seed}: {key}")
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="engine must be 'compiled' or 'numpy'"):
+        run(one_neuron(), np.zeros((3, 1), int), "reference", engine="gpu")
