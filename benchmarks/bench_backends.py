@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import platform
 import sys
 import time
@@ -62,6 +63,7 @@ def main() -> None:
     rows = []
     for batch in (1, 64):
         spikes = (rng.random((batch, args.steps, SIZES[0])) < 0.1).astype(np.uint8)
+        run(net, spikes[:, :50])  # loads (or compiles) the reference's compiled engine
         t_ref = timed(lambda s=spikes: run(net, s))
         streams = min(batch, args.slow_streams)
         scale = batch * args.steps / (streams * args.slow_steps)
@@ -93,7 +95,9 @@ def main() -> None:
         "per step. Synaptic ops are dense multiply-accumulates (inputs x neurons per layer, "
         "per step and stream). Machine: "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}; "
-        "one process, numpy on one core.",
+        "one process, numpy on one core; load average at the end of the run: "
+        f"{os.getloadavg()[0]:.1f} (other jobs share the machine; the ratios come from "
+        "one run).",
         "",
         "Command: `nox -s bench` (runs `python benchmarks/bench_backends.py`).",
         "",
