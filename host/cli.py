@@ -15,7 +15,13 @@ from neuro.record import load_spikes
 
 # Modules that add subcommands: each has ``register(subparsers)``, which adds its parser and
 # sets ``func`` to a handler taking the parsed arguments and returning an exit status.
-_SUBCOMMANDS: list[str] = ["host.cmd_board", "host.cmd_sense"]
+_SUBCOMMANDS: list[str] = [
+    "host.cmd_board",
+    "host.cmd_sense",
+    "host.cmd_twin",
+    "host.cmd_ppg",
+    "host.cmd_ecg",
+]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -37,7 +43,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from host.demo import BACKENDS, run_demo
 
-    summary = run_demo(Path(args.out), tuple(args.backends or BACKENDS))
+    summary = run_demo(Path(args.out), tuple(args.backends or BACKENDS), args.backend, args.url,
+                       args.seconds, args.quick)
     print(f"report: {Path(args.out) / 'index.html'}")
     return 1 if any("error" in r and r["backend"] == "reference" for r in summary["results"]) \
         else 0
@@ -59,7 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
     d = sub.add_parser("demo", help="run the end-to-end demo and write a report")
     d.add_argument("--out", default="neurotwin-demo", help="report folder")
-    d.add_argument("--backends", nargs="+", choices=available(), help="backends to run")
+    d.add_argument("--backends", nargs="+", choices=available(),
+                   help="backends of the side-by-side comparison section")
+    d.add_argument("--backend", default="reference", choices=available(),
+                   help="backend of the edge networks")
+    d.add_argument("--url", help="board URL (default virtual://BACKEND; socket://host:port "
+                   "for co-simulation or serve-board, a serial device for a board)")
+    d.add_argument("--seconds", type=float, default=60.0, help="seconds of the recording")
+    d.add_argument("--quick", action="store_true", help="smaller twin training (tests)")
     d.set_defaults(func=_cmd_demo)
     for module in _SUBCOMMANDS:
         importlib.import_module(module).register(sub)

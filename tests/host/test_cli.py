@@ -67,4 +67,4 @@ def test_demo_writes_report_with_plots(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [r["backend"] for r in summary["results"]] == ["reference", "brian2"]
     assert (tmp_path / "index.html").exists()
-    assert len(list(tmp_path.glob("*.png"))) == 2
+    assert len(list(tmp_path.glob("raster_*.png"))) == 2
