@@ -3,12 +3,19 @@
 Every encoder and decoder is a small dataclass of parameters that carries its stream state in
 ``_``-suffixed attributes: call it on consecutive chunks of a [channels, samples] signal and
 the events are exactly those of one call over the whole signal; ``reset()`` starts a new stream.
-All of them are vectorised over channels and samples (no per-sample Python loop).
+None has a per-sample Python loop: all are vectorised over channels and samples, except the
+graded delta tracker, a sequential recurrence compiled with numba.
 
 - :class:`DeltaEncoder` — delta modulation / send-on-delta: an UP (DOWN) event each time the
   signal has risen (fallen) by ``threshold`` from the tracked level, which then steps by
   ``threshold``; a jump of k thresholds in one sample gives k events with the same timestamp.
   The decoded level stays within one threshold of the signal.
+- :class:`GradedDeltaEncoder` — graded delta modulation (multi-bit send-on-delta): an event
+  each time the signal is ``threshold`` or more from the tracked level, which then moves to the
+  signal in one step of k ``resolution`` units; k travels in the address
+  (``channel * levels + k - 1``) and the polarity gives the direction. One event per move
+  instead of one per threshold crossed: about 25 dB on MIT-BIH ECG at 0.2 events per sample
+  where :class:`DeltaEncoder` gives 18 dB (docs/sensors.md).
 - :class:`LevelCrossingEncoder` — multi-level level-crossing sampling on a fixed ladder of
   levels (uniform or not, e.g. companded): one address per (channel, level), UP when the
   tracked level rises to that level, DOWN when it falls to it.
@@ -31,6 +38,7 @@ import copy
 from dataclasses import dataclass
 from typing import Protocol
 
+import numba
 import numpy as np
 import scipy.signal
 
@@ -221,17 +229,201 @@ class DeltaDecoder:
 
 
 def _net_steps(events: np.ndarray, fs: float, start: int, n_samples: int, n_rows: int,
-               row: np.ndarray) -> np.ndarray:
-    """Sum of +1 (UP) / -1 (DOWN) per (row, sample) of a chunk, as int64 [n_rows, n_samples]."""
+               row: np.ndarray, size: np.ndarray | int = 1) -> np.ndarray:
+    """Sum of +size (UP) / -size (DOWN) per (row, sample) of a chunk, as int64
+    [n_rows, n_samples]; ``size`` is each event's step in units (1 for one-step coders)."""
     idx = sample_index(events, fs) - start
     if idx.size and (idx.min() < 0 or idx.max() >= n_samples):
         raise ValueError(f"events fall on samples {idx.min() + start}..{idx.max() + start}, "
                          f"outside this chunk's {start}..{start + n_samples - 1}")
     if row.size and (row.min() < 0 or row.max() >= n_rows):
         raise ValueError(f"event addresses map to channel {row.max()}, the decoder has {n_rows}")
-    sign = np.where(events["p"] == UP, 1, -1)
+    sign = np.where(events["p"] == UP, size, -size)
+    # float64 weights hold integer sums exactly up to 2**53.
     net = np.bincount(row * n_samples + idx, weights=sign, minlength=n_rows * n_samples)
     return net.astype(np.int64).reshape(n_rows, n_samples)
+
+
+@numba.njit(cache=True, nogil=True)
+def _graded_events(x: np.ndarray, origin: np.ndarray, threshold: np.ndarray,
+                   resolution: np.ndarray, levels: int, level: np.ndarray, sample: np.ndarray,
+                   address: np.ndarray, polarity: np.ndarray) -> int:
+    """The graded delta tracker over one block [channels, samples], sample by sample.
+
+    ``level`` (int64 [channels], in ``resolution`` units above ``origin``) is the state, updated
+    in place. Events go to ``sample``, ``address`` and ``polarity`` in stream order
+    (sample, then channel, then address); the return value is their number. When that exceeds
+    the buffers' length the surplus is counted but not written, so the caller can grow the
+    buffers and run the block again from the saved state.
+
+    The recurrence is sequential (where a move lands sets where the next one fires), so it runs
+    compiled. The tracked value is ``origin + resolution * level``, the expression the decoder
+    evaluates, so both hold bit-identical values (no fastmath: no fused multiply-add or
+    reassociation that could make them differ).
+    """
+    n_ch, n_t = x.shape
+    capacity = sample.size
+    n = 0
+    for t in range(n_t):
+        for c in range(n_ch):
+            error = x[c, t] - (origin[c] + resolution[c] * level[c])
+            if abs(error) < threshold[c]:
+                continue
+            # Nearest whole number of units; >= 1 because resolution <= 2 * threshold.
+            units = np.int64(np.floor(abs(error) / resolution[c] + 0.5))
+            level[c] += units if error > 0 else -units
+            # The remainder first, then full steps of `levels` units: addresses ascend.
+            count = (units + levels - 1) // levels
+            size = units - (count - 1) * levels
+            for _ in range(count):
+                if n < capacity:
+                    sample[n] = t
+                    address[n] = c * levels + size - 1
+                    polarity[n] = UP if error > 0 else DOWN
+                n += 1
+                size = levels
+    return n
+
+
+@dataclass
+class GradedDeltaEncoder:
+    """Graded delta modulation: UP/DOWN events whose address carries the step size.
+
+    Per channel a tracked level starts at ``origin``. When a sample lies ``threshold`` or more
+    from it, the level moves to the sample rounded to whole ``resolution`` units, k of them, and
+    one event says so: polarity UP (DOWN) for a rise (fall), address
+    ``x = channel * levels + k - 1``. A move of more than ``levels`` units takes several
+    events at the same timestamp (the remainder first, then full steps, so that addresses
+    ascend). Between moves the level holds, so the decoded signal is within ``threshold`` of
+    the input at every sample.
+
+    Args:
+        threshold: dead band in the signal's unit (> 0), scalar or one per channel.
+        fs: sample rate in Hz (for the timestamps).
+        resolution: step unit in the signal's unit, in (0, 2 * threshold]; None means
+            threshold / 2 (a moved level then lands within threshold / 4 of the sample).
+        levels: step sizes per channel, 1..levels units (the address space per channel).
+        origin: the level each channel starts from, in the signal's unit; the decoder starts
+            from it too.
+    """
+
+    threshold: float | np.ndarray
+    fs: float
+    resolution: float | np.ndarray | None = None
+    levels: int = 64
+    origin: float | np.ndarray = 0.0
+
+    def __post_init__(self) -> None:
+        _check_fs(self.fs)
+        _check_graded(self.threshold, self.resolution, self.levels)
+        self.reset()
+
+    def reset(self) -> GradedDeltaEncoder:
+        """Forget the stream: the next call starts at sample 0 from ``origin``."""
+        self.n_channels_ = None
+        self.samples_ = 0
+        return self
+
+    def _start(self, n_channels: int) -> None:
+        if n_channels * self.levels - 1 > np.iinfo(np.uint16).max:
+            raise ValueError(f"{n_channels} channels x {self.levels} levels exceed the 16-bit "
+                             "address space")
+        self.n_channels_ = n_channels
+        self.threshold_ = _per_channel(self.threshold, n_channels, "threshold")
+        self.resolution_ = _graded_resolution(self.threshold, self.resolution, n_channels)
+        self.origin_ = _per_channel(self.origin, n_channels, "origin")
+        self.level_ = np.zeros(n_channels, np.int64)
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        """Events (``EVENT_DTYPE``) of the next chunk [channels, samples] of the stream."""
+        x = as_signal(signal, self.n_channels_)
+        if self.n_channels_ is None:
+            self._start(x.shape[0])
+        out = []
+        # Blocks keep the event buffers (a slot per channel and sample) to a few MB.
+        for s0 in range(0, x.shape[1], _BLOCK):
+            block = np.ascontiguousarray(x[:, s0:s0 + _BLOCK])
+            out.append(self._block(block, self.samples_ + s0))
+        self.samples_ += x.shape[1]
+        return np.concatenate(out) if out else np.empty(0, EVENT_DTYPE)
+
+    def _block(self, block: np.ndarray, offset: int) -> np.ndarray:
+        """Events of one block whose first sample is number ``offset`` of the stream."""
+        # One event per channel and sample is room enough unless moves of more than `levels`
+        # units outnumber the quiet samples; then run the block again with room for all.
+        capacity, start = block.size, self.level_.copy()
+        while True:
+            sample = np.empty(capacity, np.int64)
+            address = np.empty(capacity, np.int64)
+            polarity = np.empty(capacity, np.int8)
+            n = _graded_events(block, self.origin_, self.threshold_, self.resolution_,
+                               int(self.levels), self.level_, sample, address, polarity)
+            if n <= capacity:
+                return make_events(sample_times_us(sample[:n] + offset, self.fs), address[:n],
+                                   polarity[:n])
+            capacity = n
+            self.level_[:] = start
+
+
+@dataclass
+class GradedDeltaDecoder:
+    """Reconstruct a :class:`GradedDeltaEncoder` stream: the tracked level, held.
+
+    Takes the encoder's parameters; ``threshold`` only sets the default ``resolution``.
+    """
+
+    threshold: float | np.ndarray
+    fs: float
+    n_channels: int
+    resolution: float | np.ndarray | None = None
+    levels: int = 64
+    origin: float | np.ndarray = 0.0
+
+    def __post_init__(self) -> None:
+        _check_fs(self.fs)
+        _check_graded(self.threshold, self.resolution, self.levels)
+        self.resolution_ = _graded_resolution(self.threshold, self.resolution, self.n_channels)
+        self.origin_ = _per_channel(self.origin, self.n_channels, "origin")
+        self.reset()
+
+    def reset(self) -> GradedDeltaDecoder:
+        """Start a new stream at sample 0, level ``origin``."""
+        self.samples_ = 0
+        self.level_ = np.zeros(self.n_channels, np.int64)
+        return self
+
+    def __call__(self, events: np.ndarray, n_samples: int) -> np.ndarray:
+        """The next ``n_samples`` of the signal [channels, n_samples] from their events."""
+        row, units = np.divmod(events["x"].astype(np.int64), self.levels)
+        net = _net_steps(events, self.fs, self.samples_, n_samples, self.n_channels, row,
+                         units + 1)
+        level = np.cumsum(net, axis=1) + self.level_[:, None]
+        if n_samples:
+            self.level_ = level[:, -1].copy()
+        self.samples_ += n_samples
+        # The encoder's expression, element by element: the same float64 values.
+        return self.origin_[:, None] + self.resolution_[:, None] * level
+
+
+def _check_graded(threshold: float | np.ndarray, resolution: float | np.ndarray | None,
+                  levels: int) -> None:
+    if not np.all(np.asarray(threshold) > 0):
+        raise ValueError(f"threshold must be > 0, got {threshold}")
+    if resolution is not None and not (
+            np.all(np.asarray(resolution) > 0)
+            and np.all(np.asarray(resolution) <= 2 * np.asarray(threshold))):
+        raise ValueError(f"resolution must lie in (0, 2 * threshold], got {resolution} for "
+                         f"threshold {threshold}: a coarser unit could round a move to zero")
+    if int(levels) != levels or levels < 1:
+        raise ValueError(f"levels must be a whole number >= 1, got {levels}")
+
+
+def _graded_resolution(threshold: float | np.ndarray, resolution: float | np.ndarray | None,
+                       n_channels: int) -> np.ndarray:
+    """The step unit per channel: ``resolution``, or half the threshold when None."""
+    if resolution is None:
+        return _per_channel(threshold, n_channels, "threshold") / 2
+    return _per_channel(resolution, n_channels, "resolution")
 
 
 @dataclass
@@ -542,6 +734,8 @@ def reconstruction_snr_db(signal: np.ndarray, decoded: np.ndarray) -> float:
 
 ENCODERS: dict[str, str] = {
     "delta": "delta modulation: UP/DOWN per threshold step (address = channel)",
+    "graded": "graded delta: UP/DOWN per move, step size in the address "
+              "(channel * levels + units - 1)",
     "level": "level crossing on a fixed ladder: address = channel * levels + level",
     "rate": "Bernoulli rate coding between low and high (seeded)",
     "threshold": "threshold coding with hysteresis: ON at high, OFF at low",
