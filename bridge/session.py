@@ -10,8 +10,11 @@ Mechanism (docs/protocol.md): every non-link packet carries a 32-bit sequence nu
 receiver delivers seq == expected, holds later frames inside its window, drops earlier ones
 as duplicates (replays, on an authenticated link), and answers with a cumulative Ack
 (``next_seq`` = expected, ``credits`` = window) and a Nak for the first missing frame. The
-sender keeps at most ``credits`` frames beyond the peer's ``next_seq`` in flight, resends a
-Nak'ed frame at once and the oldest unacknowledged one after ``rto`` seconds of silence.
+sender keeps at most ``credits`` frames beyond the peer's ``next_seq`` in flight (one until the
+peer's first Ack says its window: an edge may hold a single frame), resends a Nak'ed frame at
+once and the oldest unacknowledged one after a timeout that follows the measured round trip
+(RFC 6298: smoothed RTT plus four deviations, samples only from frames sent once, doubled on
+each timeout), so a slow peer such as the RTL under simulation is not flooded with copies.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from bridge.codec import FrameDecoder, Keys, encode_frame
 from bridge.protocol import UNSEQUENCED, Ack, Hello, Nak, NakReason, Packet
 
 DEFAULT_WINDOW = 16
+MAX_RTO = 60.0  # seconds: the longest the resend timeout grows to
 
 
 class Session:
@@ -30,7 +34,8 @@ class Session:
     Args:
         keys: HMAC keys for an authenticated link (both ends need them), or None.
         window: frames this end accepts beyond the next expected one (its credit).
-        rto: seconds without acknowledgement before the oldest frame is sent again.
+        rto: the least time (s) without acknowledgement before the oldest frame is sent
+            again; the timeout adapts to the measured round trip above it.
     """
 
     def __init__(self, keys: Keys | None = None, window: int = DEFAULT_WINDOW,
@@ -40,6 +45,10 @@ class Session:
         self.keys = keys
         self.window = window
         self.rto = rto
+        self.timeout = rto
+        self._now = 0.0
+        self._srtt: float | None = None
+        self._rttvar = 0.0
         self.decoder = FrameDecoder(keys)
         self.counters: Counter[str] = Counter()
         self._out = bytearray()
@@ -50,8 +59,9 @@ class Session:
         self._next_seq = 0
         self._pending: list[tuple[int, bytes]] = []  # waiting for credit
         self._in_flight: OrderedDict[int, bytes] = OrderedDict()
+        self._sent_at: dict[int, float] = {}  # first transmissions, for RTT samples
         self._peer_next = 0
-        self._peer_credits = self.window
+        self._peer_credits = 1  # until the peer's first Ack tells its window
         self._last_progress: float | None = None  # when the oldest frame was last heard of
         self._expected = 0
         self._held: dict[int, Packet] = {}
@@ -77,6 +87,7 @@ class Session:
         while self._pending and self._pending[0][0] < limit:
             seq, frame = self._pending.pop(0)
             self._in_flight[seq] = frame
+            self._sent_at[seq] = self._now
             self._write(frame)
 
     def _write(self, frame: bytes) -> None:
@@ -98,20 +109,37 @@ class Session:
         return data
 
     def poll(self, now: float) -> None:
-        """Resend the oldest unacknowledged frame if nothing was acknowledged for ``rto``."""
+        """Resend the oldest unacknowledged frame if nothing was acknowledged for the
+        timeout (:attr:`timeout`, s), and double the timeout."""
+        self._now = now
         if not self._in_flight:
             self._last_progress = None
         elif self._last_progress is None:
             self._last_progress = now
-        elif now - self._last_progress >= self.rto:
-            self._write(next(iter(self._in_flight.values())))
-            self.counters["retransmits"] += 1
+        elif now - self._last_progress >= self.timeout:
+            seq, frame = next(iter(self._in_flight.items()))
+            self._resend(seq, frame)
+            self.timeout = min(2 * self.timeout, MAX_RTO)
             self._last_progress = now
+
+    def _resend(self, seq: int, frame: bytes) -> None:
+        self._sent_at.pop(seq, None)  # Karn: a resent frame's Ack says nothing of the RTT
+        self._write(frame)
+        self.counters["retransmits"] += 1
+
+    def _sample_rtt(self, rtt: float) -> None:
+        if self._srtt is None:
+            self._srtt, self._rttvar = rtt, rtt / 2
+        else:
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
+            self._srtt = 0.875 * self._srtt + 0.125 * rtt
+        self.timeout = min(max(self._srtt + 4 * self._rttvar, self.rto), MAX_RTO)
 
     # -- receiving -------------------------------------------------------------------------
 
     def receive(self, data: bytes, now: float = 0.0) -> list[Packet]:
         """Take bytes from the link; return the packets now deliverable, in order."""
+        self._now = now
         delivered: list[Packet] = []
         answer = False
         for seq, packet in self.decoder.feed(data):
@@ -160,11 +188,13 @@ class Session:
                 for seq in list(self._in_flight):
                     if (packet.next_seq - seq - 1) & 0xFFFFFFFF < 0x80000000:
                         del self._in_flight[seq]
+                        sent = self._sent_at.pop(seq, None)
+                        if sent is not None:
+                            self._sample_rtt(now - sent)
                 if acked:
                     self._last_progress = now
                 self._peer_next = packet.next_seq
             self._peer_credits = packet.credits
             self._release()
         elif isinstance(packet, Nak) and packet.seq in self._in_flight:
-            self._write(self._in_flight[packet.seq])
-            self.counters["retransmits"] += 1
+            self._resend(packet.seq, self._in_flight[packet.seq])

@@ -53,8 +53,13 @@ class Link:
         last: Exception | None = None
         for _ in range(self.retries):
             try:
-                return serial.serial_for_url(self.url, baudrate=self.baudrate,
+                port = serial.serial_for_url(self.url, baudrate=self.baudrate,
                                              timeout=POLL_SECONDS)
+                sock = getattr(port, "_socket", None)
+                if isinstance(sock, socket.socket):
+                    # Small frames, answered one by one: Nagle's delay would stall each.
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return port
             except (serial.SerialException, OSError, ValueError) as exc:
                 last = exc
                 time.sleep(self.retry_delay)

@@ -10,6 +10,7 @@ import numpy as np
 
 from bridge.board import VirtualBoard
 from bridge.client import BoardClient
+from bridge.cosim import CosimServer, check_fits
 from bridge.transport import DEFAULT_BAUD, Link, serve_tcp
 from neuro import read_network
 from neuro.record import load_spikes
@@ -46,6 +47,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cosim(args: argparse.Namespace) -> int:
+    if args.model:
+        check_fits(read_network(args.model))  # say now, not after the upload, if it cannot
+    server = CosimServer(args.port, args.host, args.sim, waves=args.waves)
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        server.stop.set()
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("board", help="run a network on a board (serial, TCP or virtual)")
     b.add_argument("--url", required=True, help="pyserial URL: /dev/ttyUSB1, "
@@ -63,3 +75,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--tls-cert", help="PEM certificate: serve TLS (clients use tls://)")
     s.add_argument("--tls-key", help="PEM private key of --tls-cert")
     s.set_defaults(func=_serve)
+    c = sub.add_parser("cosim", help="simulate the RTL board (core + UART link) and serve "
+                       "its UART on TCP")
+    c.add_argument("--model", help="network file (NIR) to check against the core's size")
+    c.add_argument("--port", type=int, default=5555)
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--sim", choices=("icarus", "verilator"), default="icarus",
+                   help="HDL simulator (Verilator is built on first use, then cached)")
+    c.add_argument("--waves", action="store_true", help="record an FST waveform")
+    c.set_defaults(func=_cosim)

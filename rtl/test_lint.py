@@ -18,6 +18,8 @@ CONFIGS = [
                        "N_LAYERS": 2, "ACT_PORT": 0}),
     ("lif_datapath", {"ACC_W": 16, "TAG_W": 8}),
     ("up5k_top", {}),
+    ("up5k_link_top", {}),
+    ("up5k_link_top", {"CLKS_PER_BIT": 12, "RTO_CYCLES": 40000}),
 ]
 IDS = [f"{top}-{'-'.join(f'{k}{v}' for k, v in p.items()) or 'default'}" for top, p in CONFIGS]
 

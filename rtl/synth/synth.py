@@ -1,11 +1,15 @@
-"""iCE40 UP5K build of rtl/top/up5k_top.v: yosys synth_ice40, nextpnr-ice40, icepack.
+"""iCE40 UP5K builds: yosys synth_ice40, nextpnr-ice40, icepack.
 
-Synthesises the 256-neuron, 256-input core behind its byte-wide host bus, places and routes it
-for the UP5K (SG48 package) at a target clock, packs the bitstream and reports logic cells,
-EBR, SPRAM, DSP and Fmax. Exits with status 1 when the design does not fit or misses the
-target clock.
+Synthesises a top, places and routes it for the UP5K (SG48 package) at a target clock, packs
+the bitstream and reports logic cells, EBR, SPRAM, DSP and Fmax. Exits with status 1 when the
+design does not fit or misses the target clock. Tops:
 
-    python rtl/synth/synth.py [--out build/synth] [--freq 24] [--seed 1]
+* ``up5k_top``: the 256-neuron, 256-input core behind a byte-wide host bus (the core alone);
+* ``up5k_link_top``: the board: the same core behind nt_link, the wire protocol on a UART at
+  3 Mbaud from the 12 MHz oscillator (the bitstream ``neurotwin board`` drives on a serial
+  port).
+
+    python rtl/synth/synth.py [--top up5k_top] [--out build/synth] [--freq 24] [--seed 1]
 
 Needs the Debian packages yosys, nextpnr-ice40 and fpga-icestorm.
 """
@@ -21,9 +25,13 @@ import time
 from pathlib import Path
 
 RTL = Path(__file__).resolve().parent.parent
-SOURCES = ("common/nt_fifo.v", "common/nt_ram.v", "common/nt_wmem.v",
-           "lif_core/lif_datapath.v", "lif_core/lif_core.v", "top/up5k_top.v")
-TOP = "up5k_top"
+CORE = ("common/nt_fifo.v", "common/nt_ram.v", "common/nt_wmem.v",
+        "lif_core/lif_datapath.v", "lif_core/lif_core.v")
+TOPS = {
+    "up5k_top": (*CORE, "top/up5k_top.v"),
+    "up5k_link_top": (*CORE, "link/nt_uart_rx.v", "link/nt_uart_tx.v", "link/nt_link.v",
+                      "top/up5k_link_top.v"),
+}
 # Resources of the iCE40 UP5K.
 CAPACITY = {"ICESTORM_LC": 5280, "ICESTORM_RAM": 30, "ICESTORM_SPRAM": 4, "ICESTORM_DSP": 8}
 NAMES = {"ICESTORM_LC": "logic cells", "ICESTORM_RAM": "EBR (4 kbit)",
@@ -39,22 +47,22 @@ def run(cmd: list[str], log: Path) -> None:
         raise RuntimeError(f"{cmd[0]} failed (see {log}):\n{tail}")
 
 
-def build(out: Path, freq_mhz: float, seed: int) -> dict:
+def build(out: Path, freq_mhz: float, seed: int, top: str = "up5k_top") -> dict:
     """Synthesise, place, route and pack; returns the report (utilisation and Fmax)."""
     for tool in ("yosys", "nextpnr-ice40", "icepack"):
         if not shutil.which(tool):
             raise RuntimeError(f"{tool} not found: apt-get install yosys nextpnr-ice40 "
                                "fpga-icestorm")
     out.mkdir(parents=True, exist_ok=True)
-    netlist, asc, bitstream = out / f"{TOP}.json", out / f"{TOP}.asc", out / f"{TOP}.bin"
+    netlist, asc, bitstream = out / f"{top}.json", out / f"{top}.asc", out / f"{top}.bin"
     report_path = out / "nextpnr-report.json"
-    sources = " ".join(str(RTL / s) for s in SOURCES)
+    sources = " ".join(str(RTL / s) for s in TOPS[top])
     started = time.perf_counter()
     # NT_ICE40_SPRAM puts the weight memory in SB_SPRAM256KA; -dsp maps the decay
     # multipliers to MAC16 blocks.
     run(["yosys", "-q", "-l", str(out / "yosys.log"), "-p",
          f"read_verilog -DNT_ICE40_SPRAM {sources}; "
-         f"synth_ice40 -top {TOP} -dsp -json {netlist}"], out / "yosys.out")
+         f"synth_ice40 -top {top} -dsp -json {netlist}"], out / "yosys.out")
     run(["nextpnr-ice40", "--up5k", "--package", "sg48", "--json", str(netlist),
          "--asc", str(asc), "--freq", str(freq_mhz), "--seed", str(seed),
          "--report", str(report_path), "--timing-allow-fail"], out / "nextpnr.log")
@@ -63,7 +71,7 @@ def build(out: Path, freq_mhz: float, seed: int) -> dict:
     fmax = min(c["achieved"] for c in report["fmax"].values())
     used = {k: report["utilization"][k]["used"] for k in CAPACITY}
     return {
-        "target": "iCE40UP5K-SG48", "top": TOP, "target_mhz": freq_mhz, "seed": seed,
+        "target": "iCE40UP5K-SG48", "top": top, "target_mhz": freq_mhz, "seed": seed,
         "fmax_mhz": round(fmax, 2), "used": used, "capacity": CAPACITY,
         "fits": all(used[k] <= CAPACITY[k] for k in CAPACITY),
         "meets_timing": fmax >= freq_mhz, "bitstream": str(bitstream),
@@ -96,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build/synth"))
     parser.add_argument("--freq", type=float, default=24.0, help="target clock, MHz")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    parser.add_argument("--top", choices=sorted(TOPS), default="up5k_top")
     args = parser.parse_args(argv)
-    report = build(args.out, args.freq, args.seed)
+    report = build(args.out, args.freq, args.seed, args.top)
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     print(markdown(report))
     return 0 if report["fits"] and report["meets_timing"] else 1

@@ -66,11 +66,30 @@ def test_sender_never_exceeds_the_receivers_credit():
     for i in range(20):
         a.send(Tick(i))
     first = a.outgoing()
-    assert first.count(b"\x00") == 4  # nothing beyond the initial credit before an Ack
-    assert b.receive(first) == [Tick(i) for i in range(4)]
+    assert first.count(b"\x00") == 1  # one frame until the peer's window is known
+    assert b.receive(first) == [Tick(0)]
     assert a.receive(b.outgoing()) == []
-    assert a.outgoing().count(b"\x00") == 4  # the Ack granted four more (dropped here)
-    assert transfer([], a, b) == [Tick(i) for i in range(4, 20)]  # resent after the timeout
+    assert a.outgoing().count(b"\x00") == 4  # the Ack granted four (dropped here)
+    assert transfer([], a, b) == [Tick(i) for i in range(1, 20)]  # resent after the timeout
+
+
+def test_resend_timeout_follows_the_round_trip():
+    """A peer that answers after 0.5 s gets no copies once its round trip is measured,
+    and the timeout doubles while nothing is acknowledged."""
+    a, b = Session(rto=0.05), Session()
+    now = 0.0
+    for i in range(6):
+        a.send(Tick(i))
+        b.receive(a.outgoing(), now)
+        now += 0.5
+        a.receive(b.outgoing(), now)
+    assert a.timeout >= 0.5 and a.counters["retransmits"] == 0
+    a.send(Tick(99))
+    a.outgoing()
+    before = a.timeout
+    for k in range(1, 40):
+        a.poll(now + 0.1 * k)
+    assert a.counters["retransmits"] >= 1 and a.timeout >= 2 * before
 
 
 def test_authenticated_link_rejects_replays_and_forgeries():
