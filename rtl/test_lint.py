@@ -20,6 +20,8 @@ CONFIGS = [
     ("up5k_top", {}),
     ("up5k_link_top", {}),
     ("up5k_link_top", {"CLKS_PER_BIT": 12, "RTO_CYCLES": 40000}),
+    ("nt_canceller", {}),
+    ("nt_canceller", {"N_P": 1, "N_R": 2, "TAPS": 8, "SPACING": 3}),
 ]
 IDS = [f"{top}-{'-'.join(f'{k}{v}' for k, v in p.items()) or 'default'}" for top, p in CONFIGS]
 

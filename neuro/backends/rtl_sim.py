@@ -39,6 +39,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
                       "lif_core/lif_chain.v", "lif_core/lif_chain_sim.v"),
     "up5k_top": (*COMMON, "lif_core/lif_datapath.v", "lif_core/lif_core.v",
                  "top/up5k_top.v"),
+    "nt_canceller": ("canceller/nt_canceller.v",),
     "up5k_link_top": (*COMMON, "lif_core/lif_datapath.v", "lif_core/lif_core.v",
                       "link/nt_uart_rx.v", "link/nt_uart_tx.v", "link/nt_link.v",
                       "top/up5k_link_top.v"),
