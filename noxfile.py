@@ -59,12 +59,13 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Backend speeds side by side, bridge and co-simulation figures; writes
-    docs/benchmarks.md."""
+    """Backend speeds side by side, bridge and co-simulation figures, the simglucose check;
+    writes docs/benchmarks.md."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_backends.py", *session.posargs)
     session.run("python", "benchmarks/bench_bridge.py")
     session.run("python", "benchmarks/bench_cosim.py")
+    session.run("python", "benchmarks/bench_glucose.py")
 
 
 @nox.session(python="3.11")
