@@ -85,7 +85,7 @@ def main() -> None:
         "bit by bit by cocotb, host over TCP.",
         "",
         "| simulator | events in / out | run wall time (s) | input events/s | "
-        "all events/s | slower than a real 3 Mbaud board |",
+        "all events/s | slower than a real 3 Mbaud board (estimated from bytes on the line) |",
         "|---|---|---|---|---|---|",
         *rows,
     ])
