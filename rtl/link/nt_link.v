@@ -93,16 +93,52 @@ module nt_link #(
     endfunction
 
     // ---------------------------------------------------------------------------- counters
-    // 16 bits each (they wrap; STATUS sends them zero-extended): 32 would cost the UP5K
-    // another 400 logic cells.
-    reg [15:0] cnt [0:12];
+    // 16 bits each (they wrap; STATUS sends them zero-extended), in one EBR rather than in
+    // flip-flops (13 16-bit incrementers cost the UP5K some 450 logic cells). An increment
+    // sets its counter's bit in `pend`; the highest pending counter is read, then written back
+    // one higher: two clocks per increment. The fast counters (events out and in, at least six
+    // clocks apart) have the highest indices, so no increment waits long enough to meet the
+    // next one of its counter; the others count frames, tens of clocks apart. STATUS reads a
+    // counter when nothing is pending. After a reset a sweep writes zeros.
+    localparam [1:0] C_IDLE = 2'd0, C_WRITE = 2'd1, C_LOOK = 2'd2;
     wire [12:0] inc;                   // one increment per counter and clock, from its unit
+    reg  [12:0] pend;                  // counters with an increment to apply
+    reg  [1:0]  c_st;
+    reg  [3:0]  c_k;                   // the counter read last clock
+    reg  [3:0]  c_pick;
+    reg  [3:0]  c_clr;                 // the next counter the sweep clears
+    reg         c_clear;
+    wire [15:0] cnt_q;                 // counter c_k, in C_WRITE and C_LOOK
+    wire        c_look_req;            // STATUS wants counter c_look_k
+    wire [3:0]  c_look_k;
     integer ci;
-    always @(posedge clk) begin
+    always @* begin
+        c_pick = 4'd0;
         for (ci = 0; ci < 13; ci = ci + 1)
-            if (rst) cnt[ci] <= 16'd0;
-            else if (inc[ci]) cnt[ci] <= cnt[ci] + 1'b1;
+            if (pend[ci]) c_pick = ci[3:0];
     end
+    wire       c_take = c_st == C_IDLE && !c_clear && pend != 13'd0;
+    wire       c_look = c_st == C_IDLE && !c_clear && pend == 13'd0 && c_look_req;
+    wire [3:0] c_raddr = c_take ? c_pick : c_look_k;
+    always @(posedge clk) begin
+        pend <= (pend & ~(c_take ? 13'd1 << c_pick : 13'd0)) | inc;
+        c_st <= c_take ? C_WRITE : (c_look ? C_LOOK : C_IDLE);
+        c_k <= c_raddr;
+        if (c_clear) begin
+            c_clr <= c_clr + 4'd1;
+            if (c_clr == 4'd12) c_clear <= 1'b0;
+        end
+        if (rst) begin
+            pend <= 13'd0;
+            c_st <= C_IDLE;
+            c_clr <= 4'd0;
+            c_clear <= 1'b1;
+        end
+    end
+    nt_ram #(.WIDTH(16), .DEPTH(16)) cnt_mem (
+        .clk(clk), .we(c_st == C_WRITE || c_clear), .waddr(c_clear ? c_clr : c_k),
+        .wdata(c_clear ? 16'd0 : cnt_q + 16'd1),
+        .re(c_take || c_look), .raddr(c_raddr), .rdata(cnt_q));
 
     // ------------------------------------------------------------------------------ rx
     wire       rx_valid;
@@ -603,10 +639,10 @@ module nt_link #(
             end
             D_STATUS: begin
                 if (st_k == 4'd13) commit(T_STATUS, 16'd52);
-                else begin
+                else if (c_st == C_LOOK && c_k == st_k) begin
                     st_k <= st_k + 4'd1;
                     put_at <= put_at + 11'd4;
-                    put(put_at, 3'd4, {16'd0, cnt[st_k]}, D_STATUS);
+                    put(put_at, 3'd4, {16'd0, cnt_q}, D_STATUS);
                 end
             end
             // ERROR: code u8, detail u32
@@ -936,6 +972,8 @@ module nt_link #(
     assign busy = buf_full || ds != D_IDLE || !enc_idle || p_active || tb_state == TB_READY
                || ack_pend || nak_pend || hello_pend;
 
+    assign c_look_req = ds == D_STATUS && st_k != 4'd13;
+    assign c_look_k = st_k;
     assign inc = {evout_inc, evin_inc, retx_inc, rx_inc[5], ooo_inc, dup_inc, 1'b0, rx_inc[2],
                   rx_inc[4], rx_inc[3], rx_inc[1], fout_inc, rx_inc[0]};
 
