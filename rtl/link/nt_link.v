@@ -660,23 +660,22 @@ module nt_link #(
 
     // ------------------------------------------------------------------------------ packer
     localparam [3:0] P_IDLE = 4'd0, P_ACQ = 4'd1, P_PUT = 4'd2, P_FLUSH = 4'd3,
-                     P_FLUSH_COUNT = 4'd4, P_FLUSH_COMMIT = 4'd5, P_TICK = 4'd6,
+                     P_FLUSH_COMMIT = 4'd5, P_TICK = 4'd6,
                      P_TICK_COMMIT = 4'd7, P_SETTLE = 4'd8;
     reg [3:0]  ps, p_acq_ret, p_put_ret;
     reg [7:0]  p_count;                // events in the frame being built
-    reg [31:0] p_base;                 // its first step, counted from the RUN
+    reg [8:0]  p_span;                 // output ticks since its first step; [8] sticks
     reg [31:0] out_steps;              // output ticks since the RUN began
     reg [31:0] p_target;
     reg        p_active;               // a RUN is waiting for its output ticks
     reg        pack_cancel;            // give the buffer back unused (pulse)
     reg        evout_inc;
     wire p_own = grant_pack;
-    wire [31:0] p_span = out_steps - p_base;
     wire p_run_done = p_active && out_steps == p_target;
     wire p_reset = run_reset || link_reset;
     wire p_ready = ps == P_IDLE && !p_reset && !p_run_done && out_valid;
     wire p_take_event = p_ready && !out_data[15] && p_own && p_count != 8'd254
-                     && p_span[31:8] == 24'd0;
+                     && !p_span[8];
     // Events of many steps share a frame: it goes when full, when a step lies 256 past its
     // first, when the RUN ends, or when disp needs the buffer.
     wire p_take_tick = p_ready && out_data[15] && (!p_own || p_count != 8'd0);
@@ -702,7 +701,10 @@ module nt_link #(
             end
             case (ps)
                 P_IDLE: begin
-                    if (p_take_tick) out_steps <= out_steps + 32'd1;
+                    if (p_take_tick) begin
+                        out_steps <= out_steps + 32'd1;
+                        if (!p_span[8]) p_span <= p_span + 9'd1;
+                    end
                     if (p_take_event) begin
                         p_count <= p_count + 8'd1;
                         evout_inc <= 1'b1;
@@ -731,23 +733,21 @@ module nt_link #(
                         ps <= P_ACQ;
                     end
                 end
+                // the frame's first step (EVENTS base) goes in now: the span counts from it
                 P_ACQ: if (p_own) begin
                     pack_want <= 1'b0;
-                    p_base <= out_steps;
+                    p_span <= 9'd0;
                     p_count <= 8'd0;
-                    ps <= p_acq_ret;
-                end
-                P_PUT: if (!pack_put && pw_idle) ps <= p_put_ret;
-                // EVENTS: base u32, count u16 in front of the events
-                P_FLUSH: begin
                     pack_put <= 1'b1;
                     pack_put_addr <= 11'd9;
-                    pack_put_word <= p_base;
+                    pack_put_word <= out_steps;
                     pack_put_n <= 3'd4;
-                    p_put_ret <= P_FLUSH_COUNT;
+                    p_put_ret <= p_acq_ret;
                     ps <= P_PUT;
                 end
-                P_FLUSH_COUNT: begin
+                P_PUT: if (!pack_put && pw_idle) ps <= p_put_ret;
+                // EVENTS: the count u16 after the base, in front of the events
+                P_FLUSH: begin
                     pack_put <= 1'b1;
                     pack_put_addr <= 11'd13;
                     pack_put_word <= {24'd0, p_count};
