@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
+from neuro.backends.rtl_sim import SIMULATORS, SimulationError
 from neuro.canceller_ppg import METHODS, evaluate_recording, summarise
 from neuro.canceller_snn import BACKENDS
 from sensors.records import (
@@ -93,9 +94,11 @@ def _handle(args: argparse.Namespace) -> int:
     try:
         recordings = find_recordings(args.data)
         params = {"random_state": args.seed} if args.method == "snn" else {}
+        if args.method == "snn" and args.backend == "rtl":
+            params["sim"] = args.sim
         results = [evaluate_recording(r, args.method, args.backend, args.device, **params)
                    for r in recordings]
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SimulationError) as exc:
         print(f"neurotwin: error: {exc}", file=sys.stderr)
         return 2
     summary = summarise(results)
@@ -136,9 +139,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="snn", choices=METHODS,
                    help="artefact canceller (snn: the spiking canceller; default)")
     p.add_argument("--backend", default="reference", choices=BACKENDS,
-                   help="where the spiking canceller runs (the RTL learning unit is pending)")
+                   help="where the spiking canceller runs (rtl: the Verilog unit, simulated "
+                   "through cocotb; bit-exact with reference)")
     p.add_argument("--device", default="taox",
                    help="crossbar device preset or .json file (with --backend crossbar)")
     p.add_argument("--seed", type=int, default=0, help="crossbar device instance and noise")
+    p.add_argument("--sim", choices=SIMULATORS, default="icarus",
+                   help="HDL simulator (with --backend rtl; Verilator is built on first use)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_handle)

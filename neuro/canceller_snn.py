@@ -41,7 +41,10 @@ output feeds the same neurons, and the learning unit's pulses go to the devices 
 :meth:`neuro.crossbar.CrossbarLayer.update`. For speed the crossbar is read and pulsed per
 block of ``block`` steps (reads within a block see the weights of its start; pulses are
 applied at its end, net per device); ``block=1`` is step-exact, and with the ``ideal`` device
-it reproduces the reference bit for bit. The RTL learning unit is later work (docs/ppg.md).
+it reproduces the reference bit for bit. ``rtl`` runs the step and its learning unit in
+Verilog (``rtl/canceller/nt_canceller.v``) under Icarus or Verilator (``sim``) through cocotb,
+:mod:`neuro.backends.canceller_rtl`: each chunk loads the stream's state into the unit and
+reads it back after, so it gives the reference's output bit for bit, chunked or not.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ from sensors.encoders import DeltaEncoder
 from sensors.events import UP, sample_index
 
 RULES = ("sign-sign", "sign-error")
-BACKENDS = ("reference", "crossbar")
+BACKENDS = ("reference", "crossbar", "rtl")
 # Learned mantissas stay in [-127, 127] so that the e- neuron's negated weight is an int8 too.
 M_LIMIT = fp.WEIGHT_MAX
 # The presynaptic trace adds (count << 7) per step: one event moves it as a weight unit moves
@@ -233,16 +236,18 @@ class SpikingCanceller:
             size, in agreeing error events).
         rule: "sign-sign" or "sign-error".
         learning: adapt the taps (False freezes them: a plain network of the contract).
-        backend: "reference" (exact integers) or "crossbar".
+        backend: "reference" (exact integers), "crossbar" or "rtl" (the Verilog unit,
+            simulated; bit-exact with "reference").
         device: crossbar device preset (name, .json path, dict or DevicePreset).
         periphery: crossbar periphery fields to override (default: calibration off, since
             the learning loop itself corrects gain errors that a calibration read-back of
             the programmed weights would misjudge once the weights learn).
         block: crossbar steps per read-and-pulse block (1: step-exact).
         coef_init: starting taps [primaries, references, taps] in [-127, 127] (e.g. taps
-            learned on an earlier stream); default zeros. Reference backend only.
+            learned on an earlier stream); default zeros. Reference and RTL backends.
         fs: sample rate, Hz (event timestamps and simulated device time).
         random_state: seed of the crossbar's devices and noise.
+        sim: HDL simulator of the RTL backend, "icarus" or "verilator".
 
     Attributes (after ``fit``):
         coef_: learned mantissas m [primaries, references, taps]; on the crossbar the learning
@@ -256,6 +261,9 @@ class SpikingCanceller:
             reference [R, n]), the input of :meth:`raster`.
         pulses_: programming pulses issued so far; ``pulse_counts_`` per synapse.
         estimate_: crossbar energy and latency estimate (crossbar backend).
+        cycles_: clocks [samples] from the unit accepting each step of the last chunk to its
+            output (RTL backend; one step per sample, so at f_clk a step takes cycles_ / f_clk
+            of the sample period 1 / fs).
     """
 
     def __init__(self, taps: int = 16, tap_spacing: int = 5, primary_threshold: float = 0.5,
@@ -265,7 +273,7 @@ class SpikingCanceller:
                  rule: str = "sign-sign", learning: bool = True, backend: str = "reference",
                  device: Any = "taox", periphery: dict | None = None, block: int = 10,
                  coef_init: np.ndarray | None = None, fs: float = 125.0,
-                 random_state: int | None = 0):
+                 random_state: int | None = 0, sim: str = "icarus"):
         self.taps = taps
         self.tap_spacing = tap_spacing
         self.primary_threshold = primary_threshold
@@ -286,6 +294,7 @@ class SpikingCanceller:
         self.coef_init = coef_init
         self.fs = fs
         self.random_state = random_state
+        self.sim = sim
 
     # --- parameters ---------------------------------------------------------------------
 
@@ -311,10 +320,26 @@ class SpikingCanceller:
             raise ValueError(f"rule must be one of {RULES}, got {self.rule!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"the spiking canceller runs on {', '.join(BACKENDS)}, not "
-                             f"{self.backend!r} (the RTL learning unit is not written yet)")
+                             f"{self.backend!r}")
+        if self.backend == "rtl":
+            self._validate_rtl()
         if not (self.dead_zone >= 0 and self.vth <= fp.VTH_MAX):
             raise ValueError(f"dead_zone must be >= 0 and give a threshold within 17 bits "
                              f"(<= {fp.VTH_MAX}), got {self.dead_zone!r}")
+
+    def _validate_rtl(self) -> None:
+        """The RTL's simulator and the widths of its ports and counters."""
+        from neuro.backends import canceller_rtl, rtl_sim
+
+        if self.sim not in rtl_sim.SIMULATORS:
+            raise ValueError(f"unknown simulator {self.sim!r}; choose one of "
+                             f"{', '.join(rtl_sim.SIMULATORS)}")
+        for name, most in (("primary_events", canceller_rtl.COUNT_MAX),
+                           ("reference_events", canceller_rtl.COUNT_MAX),
+                           ("update_threshold", canceller_rtl.THRESHOLD_MAX)):
+            if getattr(self, name) > most:
+                raise ValueError(f"{name} must be <= {most} on the RTL backend, got "
+                                 f"{getattr(self, name)!r}")
 
     @property
     def output_scale(self) -> float:
@@ -353,15 +378,16 @@ class SpikingCanceller:
         self.pulse_counts_ = np.zeros((p, r, self.taps), np.int64)
         self.n_samples_ = 0
         self.estimate_ = None
+        self.cycles_ = np.zeros(0, np.int64)
         self.crossbar_ = _CrossbarTaps(self, p, r) if self.backend == "crossbar" else None
 
     def _initial_coef(self, n_primary: int, n_reference: int) -> np.ndarray:
         shape = (n_primary, n_reference, self.taps)
         if self.coef_init is None:
             return np.zeros(shape, np.int64)
-        if self.backend != "reference":
-            raise ValueError("coef_init applies to the reference backend (a crossbar starts "
-                             "from programmed zeros)")
+        if self.backend == "crossbar":
+            raise ValueError("coef_init applies to the reference and RTL backends (a crossbar "
+                             "starts from programmed zeros)")
         coef = np.asarray(self.coef_init)
         if coef.shape != shape or coef.dtype.kind not in "iu" or np.abs(coef).max(
                 initial=0) > M_LIMIT:
@@ -431,12 +457,34 @@ class SpikingCanceller:
 
     def _run(self, cp: np.ndarray, cr: np.ndarray) -> tuple[np.ndarray, ...]:
         records = self._records(cp.shape[1])
+        if self.backend == "rtl":
+            return self._run_rtl(cp, cr) if cp.shape[1] else records
         if self.crossbar_ is None:
             self._step(cp, cr, np.zeros((0, cp.shape[0]), np.int64), records)
             return records
         self.crossbar_.run(cp, cr, records)
         self.estimate_ = self.crossbar_.estimate
         return records
+
+    def _run_rtl(self, cp: np.ndarray, cr: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One chunk on the Verilog unit, from and back into this stream's state."""
+        from neuro.backends import canceller_rtl
+
+        n_p, n_r, taps = self.coef_.shape
+        config = canceller_rtl.UnitConfig(
+            n_p, n_r, taps, int(self.tap_spacing), int(self.primary_weight),
+            int(self.weight_exp), int(self.du), self.vth, *self._step_size(),
+            RULES.index(self.rule), bool(self.learning))
+        # The reference kernel's state arrays are the unit's memories in the same layout.
+        state = {"m": self.coef_, "acc": self.accumulator_, "hc": self.hist_c_,
+                 "ht": self.hist_tr_, "tr": self.trace_, "u": self.u_, "v": self.v_,
+                 "pos": self.ring_}
+        result = canceller_rtl.run_chunk(config, state, cp, cr, self.sim)
+        for name, array in state.items():
+            array[...] = result.state[name]
+        self.pulse_counts_ += result.pulses
+        self.cycles_ = result.cycles
+        return result.u, result.v, result.spikes
 
     # --- the contract's view ------------------------------------------------------------
 

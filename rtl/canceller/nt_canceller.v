@@ -9,8 +9,11 @@
 // counter reaching +-THRESHOLD moves its 8-bit mantissa by one: one programming pulse, also
 // sent out on pulse_* for a crossbar to apply. u of e+ is the cleaned sample.
 //
-// One operation per clock: a step takes about 2 R TAPS + 4 clocks per primary (more when
-// learning), far inside a sample period at 12 MHz.
+// One operation per clock: from accepting a step to out_valid, N_R + 1 + N_P (N_R TAPS + 7)
+// clocks, plus N_R TAPS per primary whose error neurons spike (the learning sweep): 114 to 210
+// for 2 PPG channels, 3 references and 16 taps, against 96 000 in 8 ms at 12 MHz. The state
+// port loads and reads every memory while the unit is idle, so that a stream can continue
+// from where an earlier run left it (neuro/backends/canceller_rtl.py runs it chunk by chunk).
 `default_nettype none
 
 module nt_canceller #(
@@ -30,12 +33,20 @@ module nt_canceller #(
     input  wire [7:0]            limit,        // mantissa limit (127)
     input  wire                  rule,         // 0 sign-sign, 1 sign-error
     input  wire                  learning,
-    // mantissa access (load trained taps; read learned ones); mantissa index (p R + r) TAPS + k
-    input  wire                  m_we,
-    input  wire [$clog2(N_P*N_R*TAPS)-1:0] m_addr,
-    input  wire signed [7:0]     m_wdata,
-    output wire signed [7:0]     m_rdata,
-    output wire signed [15:0]    acc_rdata,
+    // State access while idle: load a stream's state to continue it (a chunk starts where
+    // the last one stopped, or from trained taps), read it back. st_sel picks the memory,
+    // st_addr the word in it: 0 mantissas m and 1 counters, index (p N_R + r) TAPS + k;
+    // 2 delivered reference counts and 3 their traces, rings of HIST per reference, index
+    // r HIST + i; 4 traces, index r; 5 u and 6 v, index 2 p + j (j = 0 e+, 1 e-); 7 the
+    // rings' position (the slot of the last step). Narrow words are sign-extended on read
+    // and take the low bits on write; st_rdata is registered, as block RAM reads are (the
+    // word st_sel and st_addr named at the last clock edge).
+    input  wire                  st_we,
+    input  wire [2:0]            st_sel,
+    input  wire [$clog2(N_P*TAPS > (TAPS-1)*SPACING+1 ? N_R*N_P*TAPS
+                        : N_R*((TAPS-1)*SPACING+1))-1:0] st_addr,  // the larger memory's
+    input  wire signed [31:0]    st_wdata,
+    output reg  signed [31:0]    st_rdata,
     // one step
     input  wire                  step_valid,
     output wire                  step_ready,
@@ -129,13 +140,38 @@ module nt_canceller #(
     wire [31:0] idx_back = (idx >= SPACING) ? idx - SPACING : idx + HIST - SPACING;
 
     assign step_ready = state == S_IDLE;
-    assign m_rdata = m[m_addr];
-    assign acc_rdata = acc[m_addr];
+
+    // The state port's word index, cut to each memory's address width.
+    localparam TW = N_R > 1 ? $clog2(N_R) : 1;
+    localparam NW = $clog2(2 * N_P);
+    wire [MW-1:0] st_m = st_addr[MW-1:0];
+    wire [HW-1:0] st_h = st_addr[HW-1:0];
+    wire [TW-1:0] st_t = st_addr[TW-1:0];
+    wire [NW-1:0] st_n = st_addr[NW-1:0];
 
     always @(posedge clk) begin
         out_valid <= 1'b0;
         pulse_valid <= 1'b0;
-        if (m_we) m[m_addr] <= m_wdata;
+        case (st_sel)
+            3'd0: st_rdata <= {{24{m[st_m][7]}}, m[st_m]};
+            3'd1: st_rdata <= {{16{acc[st_m][15]}}, acc[st_m]};
+            3'd2: st_rdata <= {{24{hc[st_h][7]}}, hc[st_h]};
+            3'd3: st_rdata <= ht[st_h];
+            3'd4: st_rdata <= tr[st_t];
+            3'd5: st_rdata <= uu[st_n];
+            3'd6: st_rdata <= vv[st_n];
+            default: st_rdata <= pos;
+        endcase
+        if (st_we) case (st_sel)
+            3'd0: m[st_m] <= st_wdata[7:0];
+            3'd1: acc[st_m] <= st_wdata[15:0];
+            3'd2: hc[st_h] <= st_wdata[7:0];
+            3'd3: ht[st_h] <= st_wdata;
+            3'd4: tr[st_t] <= st_wdata;
+            3'd5: uu[st_n] <= st_wdata;
+            3'd6: vv[st_n] <= st_wdata;
+            default: pos <= st_wdata;
+        endcase
         if (rst) begin
             state <= S_IDLE;
             pos <= 0;

@@ -134,7 +134,10 @@ def test_hyperparameters_stored_untouched():
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"backend": "rtl"}, "RTL learning unit"),
+    ({"backend": "loihi"}, "runs on reference, crossbar, rtl, not 'loihi'"),
+    ({"backend": "rtl", "sim": "modelsim"}, "unknown simulator 'modelsim'"),
+    ({"backend": "rtl", "update_threshold": 2**15}, "update_threshold must be <= 32767"),
+    ({"backend": "rtl", "primary_events": 128}, "primary_events must be <= 127"),
     ({"rule": "hebb"}, "rule must be one of"),
     ({"primary_weight": 128}, "primary_weight must be an integer in"),
     ({"du": 4096}, "du must lie in"),
