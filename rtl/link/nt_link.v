@@ -43,8 +43,8 @@ module nt_link #(
     output reg         cfg_valid,
     input  wire        cfg_ready,
     output reg         cfg_we,
-    output reg  [16:0] cfg_addr,
-    output reg  [31:0] cfg_wdata,
+    output wire [16:0] cfg_addr,
+    output wire [31:0] cfg_wdata,
     input  wire        cfg_rvalid,
     input  wire [31:0] cfg_rdata,
     output wire        busy            // work in hand (an LED; co-simulation idles without)
@@ -284,7 +284,7 @@ module nt_link #(
     reg        disp_want, pack_want;
     reg        disp_put, pack_put;
     reg [10:0] disp_put_addr, pack_put_addr;
-    reg [31:0] disp_put_word, pack_put_word;
+    reg [31:0] pack_put_word;
     reg [2:0]  disp_put_n, pack_put_n;
     reg        disp_commit, pack_commit;
     reg [7:0]  disp_commit_type, pack_commit_type;
@@ -326,7 +326,7 @@ module nt_link #(
                     if (pw_idle && tb_owner && pack_cancel) tb_state <= TB_FREE;
                     if (pw_idle && (tb_owner ? pack_put : disp_put)) begin
                         pw_addr <= tb_owner ? pack_put_addr : disp_put_addr;
-                        pw_word <= tb_owner ? pack_put_word : disp_put_word;
+                        pw_word <= tb_owner ? pack_put_word : w;
                         pw_left <= tb_owner ? pack_put_n : disp_put_n;
                     end
                     if (pw_idle && (tb_owner ? pack_commit : disp_commit)) begin
@@ -375,7 +375,7 @@ module nt_link #(
     reg [2:0]  ft_need, ft_issued, ft_got;
     reg        ft_pend;
     reg [10:0] rp;                     // read pointer into the frame buffer
-    reg [31:0] w;                      // fetched little-endian bytes
+    reg [31:0] w;                      // fetched little-endian bytes; the word put or written
     reg [31:0] in_steps;               // ticks pushed since the RUN began
     reg [31:0] adv_target;
     reg        adv_event;              // push `ev_x` once the target step is reached
@@ -383,15 +383,13 @@ module nt_link #(
     reg [31:0] ev_base;
     reg [16:0] cw_addr;
     reg [15:0] cw_left, cr_len;
-    reg [31:0] ctl_arg;
+    reg [31:0] ctl_arg;                // CONTROL argument, CONFIG_READ address, ERROR detail
     reg [7:0]  ctl_op;
     reg [7:0]  err_code;
-    reg [31:0] err_detail;
     reg [3:0]  st_k;
     reg [10:0] put_at;
     reg        disp_ack, disp_nak, disp_hello;   // pulses to enc
     reg        run_start, run_reset;              // pulses to pack
-    reg [31:0] run_target;
     reg        dup_inc, ooo_inc, evin_inc;
     wire       run_active;
     wire [31:0] ahead = r_seq - rx_expected;
@@ -554,8 +552,6 @@ module nt_link #(
                 end else if (!cfg_valid) begin
                     cfg_valid <= 1'b1;
                     cfg_we <= 1'b1;
-                    cfg_addr <= cw_addr;
-                    cfg_wdata <= w;
                 end
             end
             // CONFIG_READ: address u32, length u16 (bytes) -> CONFIG_DATA
@@ -585,7 +581,6 @@ module nt_link #(
                 end else if (!cfg_valid) begin
                     cfg_valid <= 1'b1;
                     cfg_we <= 1'b0;
-                    cfg_addr <= cw_addr;
                 end
             end
             D_CR_WAIT: if (cfg_rvalid) begin
@@ -626,14 +621,13 @@ module nt_link #(
                     end else begin
                         cfg_valid <= 1'b1;
                         cfg_we <= 1'b1;
-                        cfg_addr <= (cw_left == 16'd2) ? 17'd1 : 17'd0;
-                        cfg_wdata <= (cw_left == 16'd2) ? 32'h3F : 32'd1;
+                        cw_addr <= (cw_left == 16'd2) ? 17'd1 : 17'd0;
+                        w <= (cw_left == 16'd2) ? 32'h3F : 32'd1;
                     end
                 end
             end
             D_RUN: begin
                 run_start <= 1'b1;
-                run_target <= ctl_arg;
                 in_steps <= 32'd0;
                 ds <= D_DONE;
             end
@@ -647,7 +641,7 @@ module nt_link #(
             end
             // ERROR: code u8, detail u32
             D_ERR: put(11'd9, 3'd1, {24'd0, err_code}, D_ERR_DETAIL);
-            D_ERR_DETAIL: put(11'd10, 3'd4, err_detail, D_ERR_COMMIT);
+            D_ERR_DETAIL: put(11'd10, 3'd4, ctl_arg, D_ERR_COMMIT);
             D_ERR_COMMIT: commit(T_ERROR, 16'd5);
             // acquire the transmit buffer, then go on at acq_ret
             D_ACQ: if (grant_disp) ds <= acq_ret;
@@ -697,7 +691,7 @@ module nt_link #(
         end else begin
             if (run_start) begin
                 p_active <= 1'b1;
-                p_target <= run_target;
+                p_target <= ctl_arg;   // the RUN's step count, held by disp
             end
             case (ps)
                 P_IDLE: begin
@@ -969,6 +963,10 @@ module nt_link #(
     end
 
     // Work in hand: a frame, a reply to send, a RUN waiting for its output ticks.
+    // The configuration port: the address counter and the fetched (or reset) word.
+    assign cfg_addr = cw_addr;
+    assign cfg_wdata = w;
+
     assign busy = buf_full || ds != D_IDLE || !enc_idle || p_active || tb_state == TB_READY
                || ack_pend || nak_pend || hello_pend;
 
@@ -1001,7 +999,7 @@ module nt_link #(
         begin
             disp_put <= 1'b1;
             disp_put_addr <= at;
-            disp_put_word <= word;
+            w <= word;
             disp_put_n <= n;
             put_ret <= ret;
             ds <= D_PUT;
@@ -1021,7 +1019,7 @@ module nt_link #(
     task error(input [7:0] code, input [31:0] detail);
         begin
             err_code <= code;
-            err_detail <= detail;
+            ctl_arg <= detail;
             acquire(D_ERR);
         end
     endtask
