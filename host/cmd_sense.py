@@ -88,8 +88,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--afe", default="none", choices=["none", *PRESETS],
                    help="analog front end preset")
     p.add_argument("--encoder", default="delta", choices=list(ENCODERS))
-    p.add_argument("--threshold", type=float, help="encoder step (graded: dead band) in the "
-                   "encoded unit (default: 1/40 of each channel's range, graded 1/48)")
+    p.add_argument("--threshold", type=float, help="encoder step (graded: dead band; interp: "
+                   "largest distance from the line; knots: square root of the penalty) in the "
+                   "encoded unit (default: 1/40 of each channel's range, graded 1/48; interp, "
+                   "knots: a rate controller at 0.198 events/sample)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="event file (.npz): one structured array 'events' (t, x, p)")
     p.add_argument("--plot", nargs="?", const="", help="write a PNG (default: OUT with .png)")

@@ -16,6 +16,8 @@ graded delta tracker, a sequential recurrence compiled with numba.
   (``channel * levels + k - 1``) and the polarity gives the direction. One event per move
   instead of one per threshold crossed: about 25 dB on MIT-BIH ECG at 0.2 events per sample
   where :class:`DeltaEncoder` gives 18 dB (docs/sensors.md).
+- ``sensors.interp`` — send-on-delta of the knots of a piecewise-linear signal, whose decoder
+  draws lines between knots with a fixed delay (``interp``, ``knots``).
 - :class:`LevelCrossingEncoder` — multi-level level-crossing sampling on a fixed ladder of
   levels (uniform or not, e.g. companded): one address per (channel, level), UP when the
   tracked level rises to that level, DOWN when it falls to it.
@@ -72,6 +74,14 @@ class Decoder(Protocol):
 
 # Samples per internal block: keeps the working arrays of a long input in cache.
 _BLOCK = 1 << 14
+
+
+def check_address_space(n_channels: int, levels: int) -> None:
+    """Refuse channel and level counts whose addresses (channel * levels + level) do not fit
+    the events' 16-bit address field."""
+    if n_channels * levels - 1 > np.iinfo(np.uint16).max:
+        raise ValueError(f"{n_channels} channels x {levels} levels exceed the 16-bit address "
+                         "space")
 
 
 def _per_channel(value: float | np.ndarray, n_channels: int, name: str) -> np.ndarray:
@@ -325,9 +335,7 @@ class GradedDeltaEncoder:
         return self
 
     def _start(self, n_channels: int) -> None:
-        if n_channels * self.levels - 1 > np.iinfo(np.uint16).max:
-            raise ValueError(f"{n_channels} channels x {self.levels} levels exceed the 16-bit "
-                             "address space")
+        check_address_space(n_channels, self.levels)
         self.n_channels_ = n_channels
         self.threshold_ = _per_channel(self.threshold, n_channels, "threshold")
         self.resolution_ = _graded_resolution(self.threshold, self.resolution, n_channels)
@@ -486,9 +494,7 @@ class LevelCrossingEncoder:
         x = as_signal(signal, self.n_channels_)
         n_levels = self.levels_.size
         if self.n_channels_ is None:
-            if x.shape[0] * n_levels - 1 > np.iinfo(np.uint16).max:
-                raise ValueError(f"{x.shape[0]} channels x {n_levels} levels exceed the 16-bit "
-                                 "address space")
+            check_address_space(x.shape[0], n_levels)
             self.n_channels_ = x.shape[0]
             self.tracker_ = TrackerState.start(x.shape[0], self.initial)
         out = []
@@ -736,6 +742,11 @@ ENCODERS: dict[str, str] = {
     "delta": "delta modulation: UP/DOWN per threshold step (address = channel)",
     "graded": "graded delta: UP/DOWN per move, step size in the address "
               "(channel * levels + units - 1)",
+    "interp": "send-on-delta of piecewise-linear knots (first line that fails), change in "
+              "the address (channel * levels + units); linear decoder, delay 32 samples "
+              "(sensors.interp)",
+    "knots": "piecewise-linear knots by least cost with lookahead, events as interp; "
+             "linear decoder, delay 79 samples (sensors.interp)",
     "level": "level crossing on a fixed ladder: address = channel * levels + level",
     "rate": "Bernoulli rate coding between low and high (seeded)",
     "threshold": "threshold coding with hysteresis: ON at high, OFF at low",

@@ -3,9 +3,12 @@
 An event array is a 1-D numpy structured array with fields, in tonic's convention for 1-D
 sensors:
 
-- ``t``: timestamp in microseconds (int64), the instant of the sample that caused the event;
-- ``x``: the address (uint16): the channel, or for level-crossing the (channel, level) pair;
-- ``p``: polarity (int8): ``UP`` (1) for a rise / ON event, ``DOWN`` (0) for a fall / OFF event.
+- ``t``: timestamp in microseconds (int64), the instant of the sample that caused the event
+  (for the interpolating coders of ``sensors.interp``, of the knot that the event places);
+- ``x``: the address (uint16): the channel, or for level-crossing the (channel, level) pair,
+  for graded delta and the interpolating coders (channel, step size in units);
+- ``p``: polarity (int8): ``UP`` (1) for a rise / ON event, ``DOWN`` (0) for a fall / OFF event
+  (the interpolating coders send a knot with no change as UP with a step of 0).
 
 Events are ordered by ``t`` and, within one timestamp, by ``x``. A file holds the array under
 ``events`` plus plain metadata arrays (sample rate, encoder parameters); see :func:`save_events`.

@@ -31,7 +31,8 @@ from sensors.encoders import (
     ThresholdEncoder,
     reconstruction_snr_db,
 )
-from sensors.events import save_events
+from sensors.events import concatenate, save_events
+from sensors.interp import InterpDeltaDecoder, InterpDeltaEncoder, KnotEncoder, decode_stream
 from sensors.physiology import MODELS
 from sensors.records import Recording, load, resample
 from sensors.signals import unit_factor
@@ -44,6 +45,12 @@ DELTA_FRACTION = 1 / 40
 # Graded delta dead band, same basis: a median 0.19 events per sample over the 44 MIT-BIH
 # records (0.2 needs 1/40 to 1/70 of the range, by record; docs/sensors.md).
 GRADED_FRACTION = 1 / 48
+# Interpolating send-on-delta (interp, knots): without a threshold a rate controller holds this
+# many events per sample per channel (0.2 less a margin: on the 44 MIT-BIH records knots ends
+# at 0.195-0.199, docs/sensors.md), starting from the graded dead band (knots: its square as
+# the penalty); knot values in 1/1024 of the range (0.5-99.5 percentile).
+INTERP_RATE = 0.198
+INTERP_RESOLUTION = 1 / 1024
 LEVELS = 16
 
 
@@ -62,8 +69,10 @@ class SenseConfig:
         coupling: motion coupling ("ppg", "ecg", "ear_eeg"); guessed from the units if None.
         afe: preset name from ``sensors.afe.PRESETS`` or None.
         encoder: name from ``sensors.encoders.ENCODERS``.
-        threshold: delta step, graded-delta dead band (or threshold half-width) in the
-            encoded signal's unit; None picks 1/40 of each channel's range (1/48 for graded).
+        threshold: delta step, graded-delta dead band, interp corridor, square root of the
+            knots penalty (or threshold half-width) in the encoded signal's unit; None picks
+            1/40 of each channel's range (1/48 for graded; for interp and knots the start of a
+            rate controller that holds 0.198 events per sample).
         seed: seed for everything random.
     """
 
@@ -179,6 +188,20 @@ def make_codec(name: str, signal: np.ndarray, fs: float, threshold: float | None
                   "levels": np.array(GradedDeltaEncoder.levels), "origin": origin}
         return (GradedDeltaEncoder(band, fs, band / 2, origin=origin),
                 GradedDeltaDecoder(band, fs, n, band / 2, origin=origin), params)
+    if name in ("interp", "knots"):
+        origin = signal[:, 0].copy()
+        band = np.full(n, threshold) if threshold is not None else span * GRADED_FRACTION
+        resolution = span * INTERP_RESOLUTION
+        rate = 0.0 if threshold is not None else INTERP_RATE
+        encoder: InterpDeltaEncoder | KnotEncoder = (
+            InterpDeltaEncoder(band, fs, resolution, origin=origin, target_rate=rate)
+            if name == "interp" else
+            KnotEncoder(band**2, fs, resolution, origin=origin, target_rate=rate))
+        params = {"threshold": band, "resolution": resolution,
+                  "levels": np.array(encoder.levels), "delay": np.array(encoder.delay),
+                  "origin": origin, "target_rate": np.array(rate)}
+        return encoder, InterpDeltaDecoder(band, fs, n, resolution, delay=encoder.delay,
+                                           origin=origin), params
     if name == "level":
         # One ladder for every channel, over the whole signal.
         bottom, top = float(signal.min()), float(signal.max())
@@ -221,6 +244,12 @@ def sense(config: SenseConfig) -> Sensed:
     encoder, decoder, params = make_codec(config.encoder, signal, fs, config.threshold,
                                           config.seed)
     events = encoder(signal)
-    decoded = decoder(events, signal.shape[1])
+    if isinstance(encoder, InterpDeltaEncoder | KnotEncoder) \
+            and isinstance(decoder, InterpDeltaDecoder):
+        # The stream ends here: its last knot, and the samples the decoder's delay held back.
+        events = concatenate([events, encoder.flush()])
+        decoded = decode_stream(decoder, events, signal.shape[1])
+    else:
+        decoded = decoder(events, signal.shape[1])
     return Sensed(config, recording, signal, fs, units, events, decoded, params, references,
                   notes)

@@ -22,7 +22,8 @@ def test_mitdb_through_the_ecg_front_end(sample_dir, tmp_path):
     assert float(meta["fs_hz"]) == 500.0 and str(meta["afe"]) == "ads1292"
 
 
-@pytest.mark.parametrize("encoder", ["delta", "graded", "level", "rate", "threshold"])
+@pytest.mark.parametrize("encoder", ["delta", "graded", "interp", "knots", "level", "rate",
+                                     "threshold"])
 def test_every_encoder_on_a_synthetic_ppg_with_motion(encoder):
     sensed = sense(SenseConfig("sim:ppg", artefacts=("motion:running",), snr_db=0.0,
                                afe="max30102", encoder=encoder, duration_s=20.0, seed=2))
