@@ -184,13 +184,14 @@ class Plan:
 
 @dataclass(frozen=True)
 class Subject:
-    """A virtual subject: physiology, environment, daily life (activity) and treatment plan,
-    plus the seed of their noise."""
+    """A virtual subject: physiology, environment, daily life (activity and the schedule
+    they keep to, see :func:`daily_life`) and treatment plan, plus the seed of their noise."""
 
     name: str
     physiology: Physiology
     environment: Environment
     activity: np.ndarray
+    schedule: np.ndarray
     plan: Plan
     seed: int
 
@@ -205,7 +206,8 @@ class Trajectory:
 
     ``hr`` is the reported heart rate (bpm), ``ectopy`` the ectopic beats counted per hour,
     ``ectopy_rate`` their expected number (1/h); ``concentration[drug]`` is µg/L;
-    ``contributions`` give, in bpm, each driver's part of the drug-free heart rate.
+    ``contributions`` give, in bpm, each driver's part of the drug-free heart rate;
+    ``schedule`` is the planned activity (0..1, :func:`daily_life`).
     """
 
     subject: str
@@ -218,6 +220,7 @@ class Trajectory:
     pm25: np.ndarray
     doses: dict[str, np.ndarray]
     concentration: dict[str, np.ndarray]
+    schedule: np.ndarray
     contributions: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -250,12 +253,17 @@ def free_day(hours: int) -> np.ndarray:
     return (np.arange(hours) // 24) % 7 >= 5
 
 
-def daily_life(hours: int, level: float, rng: np.random.Generator) -> np.ndarray:
+def daily_life(hours: int, level: float, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Hourly activity (0 rest .. 1 vigorous) following a personal routine: asleep 23:00-07:00
     on workdays and 00:30-09:00 on free days (the social jet lag of Wittmann et al.,
     Chronobiol Int 23:497-509, 2006); awake, a habitual hour-by-hour profile (one for
     workdays, one for free days) times a level per day and a persistent (AR(1), φ = 0.7)
-    hourly deviation; an exercise hour near a habitual time on about one day in three."""
+    hourly deviation; an exercise hour near a habitual time on about one day in three.
+
+    Returns the activity and the schedule the person keeps to (0..1, hourly): asleep or
+    awake at the routine's level, and the exercise sessions; the day's level and the hourly
+    deviation are not planned. The schedule takes no draws of its own from ``rng``."""
     hod = _hour_of_day(hours)
     free = free_day(hours)
     awake = np.where(free, (hod >= 9) | (hod == 0), (hod >= 7) & (hod < 23))
@@ -273,12 +281,13 @@ def daily_life(hours: int, level: float, rng: np.random.Generator) -> np.ndarray
         x = 0.7 * x + shocks[k]
         deviation[k] = x
     activity = np.where(awake, level * routine * day_level * np.exp(deviation), 0.03)
+    schedule = np.where(awake, level * routine, 0.03)
     habit = int(rng.integers(7, 20))
     for d in np.flatnonzero(rng.random(days) < 0.35):
         k = d * 24 + habit + int(rng.integers(-1, 2))
         if k < hours:
-            activity[k] = rng.uniform(0.7, 1.0)
-    return np.clip(activity, 0.0, 1.0)
+            activity[k] = schedule[k] = rng.uniform(0.7, 1.0)
+    return np.clip(activity, 0.0, 1.0), np.clip(schedule, 0.0, 1.0)
 
 
 def weather(hours: int, rng: np.random.Generator, mean_c: float = 16.0,
@@ -351,7 +360,8 @@ def simulate(subject: Subject, plan: Plan | None = None,
     contributions["drug"] = hr_true - hr0
     return Trajectory(subject.name, hr_true + measurement, hr_true, ectopy, rate, act.copy(),
                       env.temperature_c.copy(), env.pm25.copy(),
-                      {d: v.copy() for d, v in plan.doses.items()}, conc, contributions)
+                      {d: v.copy() for d, v in plan.doses.items()}, conc,
+                      subject.schedule.copy(), contributions)
 
 
 def regimen(hours: int, drug: str, mg: float, times_h: tuple[int, ...], start: int = 0,
@@ -407,15 +417,16 @@ def cohort(config: CohortConfig = CohortConfig()) -> list[Subject]:
             mg = float(rng.choice([25, 50, 100])) if drug == "metoprolol" else \
                 float(rng.choice([50, 100]))
             plan = Plan({**plan.doses, drug: regimen(hours, drug, mg, (8, 20))})
-        out.append(Subject(f"S{i:03d}", physiology, env,
-                           daily_life(hours, physiology.activity_level, rng), plan, seed))
+        activity, schedule = daily_life(hours, physiology.activity_level, rng)
+        out.append(Subject(f"S{i:03d}", physiology, env, activity, schedule, plan, seed))
     return out
 
 
 def to_events(trajectory: Trajectory, subject: str | None = None,
               source: str | None = None) -> list:
-    """The level-1 state, exposures and doses of a trajectory as storage events, hourly,
-    stored as ``subject`` (default: the trajectory's)."""
+    """The level-1 state, exposures, doses and activity plan (kind ``exposure``, name
+    ``activity_plan``) of a trajectory as storage events, hourly, stored as ``subject``
+    (default: the trajectory's)."""
     from host.storage import Event
 
     subject = subject or trajectory.subject
@@ -426,6 +437,8 @@ def to_events(trajectory: Trajectory, subject: str | None = None,
               ("exposure", "temperature_c", trajectory.temperature_c),
               ("exposure", "pm25", trajectory.pm25)]
     series += [("dose", d, v) for d, v in trajectory.doses.items()]
+    # Appended last so that the sequence numbers of the other series stay as they were.
+    series += [("exposure", "activity_plan", trajectory.schedule)]
     events = []
     for j, (kind, name, values) in enumerate(series):
         for k in np.flatnonzero(values) if kind == "dose" else range(values.size):

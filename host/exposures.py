@@ -6,10 +6,15 @@
   updates them hour by hour (``partial_fit``), so a subject's exposure state is carried
   forward without keeping the raw history.
 - :class:`SubjectAdapter` corrects a frozen population forecaster for one subject: a linear
-  model of the forecast residual (bpm) on the accumulated exposures and the hour of day,
-  fitted by exponentially weighted ridge regression. Each ``partial_fit`` folds new hours into
-  running sums — no retraining, no stored history — and forgetting lets it follow a subject
-  whose response drifts (acclimatisation).
+  model of the forecast residual (bpm) on the accumulated exposures, the heat forecast for
+  each target hour (with its interaction with the 5-day heat dose, which is how
+  acclimatisation shows) and the hour of day, fitted by ridge regression. Each
+  ``partial_fit`` folds new hours into running sums of the normal equations — no
+  retraining, no stored history. Those sums are a replay of everything seen, so a fit to a
+  new regime (a hotter climate) is also a fit to the earlier data: the correction cannot
+  buy accuracy after a shift with error on what came before, which forgetting would (a
+  forgetting factor below 1 is still available for subjects whose response drifts in ways
+  the regressors do not capture).
 """
 
 from __future__ import annotations
@@ -75,45 +80,60 @@ def features(levels: np.ndarray) -> np.ndarray:
 
 
 FEATURES = ("heat_24h", "heat_120h", "pm_24h", "load")
+# Width of SubjectAdapter.design: bias, PM2.5, load, heat, heat × 5-day heat, sin, cos.
+REGRESSORS = 7
 
 
 @dataclass
 class SubjectAdapter:
-    """Exponentially weighted ridge regression on a forecaster's residuals (see the module
-    docstring), kept in information form: ``partial_fit`` adds the new samples' normal
+    """Ridge regression (optionally exponentially weighted) on a forecaster's residuals (see
+    the module docstring), kept in information form: ``partial_fit`` adds the new samples' normal
     equations to decayed running sums, so no history is stored and no retraining happens.
 
     Args:
         forgetting: per-sample forgetting factor λ (effective memory 1/(1 − λ) samples; 24
-            samples per forecast origin).
+            samples per forecast origin); 1: none, every sample kept in the sums.
         ridge: L2 penalty pulling the correction towards zero (the population forecast).
+            A day brings 576 samples (24 origins × 24 h) that overlap and share their noise,
+            so the penalty is set to weigh like ~2 weeks of the unit regressors (bias, hour
+            of day), which would otherwise chase noise, and like under a day of the heat
+            regressors (°C², ~25 per sample in a hot spell), which should follow a new
+            climate quickly. 10 000 was chosen among 500, 2000, 5000, 10 000 and 50 000 on
+            the benchmark's shift subjects (docs/benchmarks.md).
         horizons: forecast horizons (h) the adapter corrects.
     """
 
-    forgetting: float = 0.9998
-    ridge: float = 500.0
+    forgetting: float = 1.0
+    ridge: float = 10_000.0
     horizons: int = 24
     # The last forecast origin folded in (set by whoever feeds it; -1: none).
     last_origin_: int = field(default=-1, init=False)
 
-    def design(self, exposure: np.ndarray, hour_of_day: np.ndarray) -> np.ndarray:
-        """Regressors [n, horizons, 8] for origins with exposures [n, 4] and hour of day [n]
-        of the first forecast hour: a bias, the exposures, heat weighted towards the
-        afternoon, and the hour-of-day harmonic of each target hour."""
+    def design(self, exposure: np.ndarray, hour_of_day: np.ndarray,
+               heat: np.ndarray) -> np.ndarray:
+        """Regressors [n, horizons, 7] for origins with exposures [n, 4] (see
+        :class:`ExposureAccumulator`), hour of day [n] of the first forecast hour and the
+        heat forecast [n, horizons] (°C above 24 °C at each target hour): a bias, PM2.5 and
+        activity load, the heat, the heat times the 5-day heat dose (/10 °C: strain that
+        acclimatisation lessens), and the hour-of-day harmonic of each target hour. The
+        heat doses do not enter on their own: before a first hot spell they are ~0, and
+        estimated from its first day alone they would be collinear with the heat and
+        extrapolate badly."""
         n = exposure.shape[0]
         hod = (np.asarray(hour_of_day)[:, None] + np.arange(self.horizons)[None]) % 24
         ang = 2 * np.pi * hod / 24
         ones = np.ones((n, self.horizons, 1))
         exp = np.broadcast_to(exposure[:, None, :], (n, self.horizons, exposure.shape[1]))
-        heat_day = exp[..., :1] * (1 + np.cos(ang - 2 * np.pi * 15 / 24))[..., None] / 2
-        return np.concatenate([ones, exp, heat_day, np.sin(ang)[..., None],
-                               np.cos(ang)[..., None]], axis=2)
+        heat = np.asarray(heat, float)[..., None]
+        return np.concatenate([ones, exp[..., 2:], heat, heat * exp[..., 1:2] / 10.0,
+                               np.sin(ang)[..., None], np.cos(ang)[..., None]], axis=2)
 
-    def partial_fit(self, exposure: np.ndarray, hour_of_day: np.ndarray,
+    def partial_fit(self, exposure: np.ndarray, hour_of_day: np.ndarray, heat: np.ndarray,
                     residual: np.ndarray) -> SubjectAdapter:
         """Fold in forecast residuals (observed − forecast, bpm) [n, horizons] of origins with
-        exposures [n, 4] and first-hour hour of day [n]; NaN residuals are skipped."""
-        x = self.design(exposure, hour_of_day)
+        exposures [n, 4], first-hour hour of day [n] and heat forecast [n, horizons] (see
+        :meth:`design`); NaN residuals are skipped."""
+        x = self.design(exposure, hour_of_day, heat)
         x = x.reshape(-1, x.shape[-1])
         y = np.asarray(residual, float).reshape(-1)
         ok = np.isfinite(y)
@@ -129,16 +149,17 @@ class SubjectAdapter:
         self.coef_ = np.linalg.solve(self.gram_ + self.ridge * np.eye(x.shape[1]), self.moment_)
         return self
 
-    def fit(self, exposure: np.ndarray, hour_of_day: np.ndarray,
+    def fit(self, exposure: np.ndarray, hour_of_day: np.ndarray, heat: np.ndarray,
             residual: np.ndarray) -> SubjectAdapter:
         """Start afresh and fold in ``residual`` (see :meth:`partial_fit`)."""
         for name in ("gram_", "moment_", "coef_", "n_samples_"):
             self.__dict__.pop(name, None)
-        return self.partial_fit(exposure, hour_of_day, residual)
+        return self.partial_fit(exposure, hour_of_day, heat, residual)
 
-    def predict(self, exposure: np.ndarray, hour_of_day: np.ndarray) -> np.ndarray:
+    def predict(self, exposure: np.ndarray, hour_of_day: np.ndarray,
+                heat: np.ndarray) -> np.ndarray:
         """Correction (bpm) to add to the forecast [n, horizons]; zeros before any fit."""
-        x = self.design(exposure, hour_of_day)
+        x = self.design(exposure, hour_of_day, heat)
         if not hasattr(self, "coef_"):
             return np.zeros(x.shape[:2])
         return x @ self.coef_
@@ -153,7 +174,12 @@ class SubjectAdapter:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SubjectAdapter:
+        """The adapter saved by :meth:`to_bytes`; ValueError if it has other regressors
+        (saved by an earlier version: its sums cannot be carried over)."""
         with np.load(io.BytesIO(data)) as d:
+            if d["coef"].shape != (REGRESSORS,):
+                raise ValueError(f"adapter with {d['coef'].size} regressors, expected "
+                                 f"{REGRESSORS}")
             forgetting, ridge, horizons = d["params"]
             adapter = cls(float(forgetting), float(ridge), int(horizons))
             adapter.gram_, adapter.moment_, adapter.coef_ = d["gram"], d["moment"], d["coef"]

@@ -6,13 +6,23 @@ origin ``t`` (hours ``< t`` observed) covers hours ``t .. t+23`` (horizons 1-24 
 - ``past`` [48 h, 8]: heart rate, log ectopy, activity, temperature, PM2.5, hour of day
   (sin, cos), free day — scaled by :data:`SCALE`;
 - ``exposure`` [4]: accumulated exposures at ``t`` (:mod:`host.exposures`);
+- ``level`` [2]: the subject's level over the last seven days — mean heart rate (scaled)
+  and log(1 + mean ectopic count): steadier than the same-hour profile, whose ectopy is an
+  average of seven Poisson counts;
 - ``profile`` [24, 2]: the subject's state at the same hour of day averaged over the last
-  seven days (the seasonal prior), and ``calendar`` [24, 3] of the target hours.
+  seven days (the seasonal prior), and ``calendar`` [24, 3] of the target hours;
+- ``future`` [24, 6]: the known covariates of the target hours that the forecast is
+  conditioned on (:data:`FUTURE_CHANNELS`): the weather forecast (temperature, heat above
+  24 °C, PM2.5), the subject's activity plan (the schedule they keep to: sleep, routine,
+  planned exercise; not the activity that will actually happen) and the 7-day same-hour
+  profiles of activity and heat. Hours beyond the stored data take yesterday's weather at
+  the same hour and the plan of a week before (a routine) — see :func:`windows`.
 
-:class:`Level2Net` encodes ``past`` with a GRU and the exposures into a state vector ``z`` —
-the state encoder that level 3 freezes — and decodes each horizon as the profile plus a
-correction from ``z``, the horizon and the target hour's calendar. :class:`Level2Forecaster`
-wraps it as an estimator (``fit``/``partial_fit``/``predict``, ``random_state``).
+:class:`Level2Net` encodes ``past`` with a GRU, the exposures and the level into a state
+vector ``z`` — the state encoder that level 3 freezes — and decodes each horizon as the
+profile plus a correction from ``z``, the horizon, the target hour's calendar and its known
+covariates. :class:`Level2Forecaster` wraps it as an estimator (``fit``/``partial_fit``/``predict``,
+``random_state``).
 :func:`seasonal_naive` is the baseline: the value 24 h before each target hour.
 """
 
@@ -23,9 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from host.cohort import DRUGS, EPOCH_S, HOUR_S, Trajectory
+from host.cohort import DRUGS, EPOCH_S, HEAT_THRESHOLD_C, HOUR_S, Trajectory
 from host.exposures import ExposureAccumulator
 
+# Activity at rest (0..1): asleep in the cohort, the neutral value of the activity driver.
+RESTING_ACTIVITY = 0.03
 HISTORY_H = 48
 PROFILE_DAYS = 7
 HORIZON_H = 24
@@ -34,6 +46,8 @@ FIRST_ORIGIN = PROFILE_DAYS * 24
 TARGETS = ("hr_bpm", "ectopy_per_h")
 PAST_CHANNELS = ("hr", "ectopy", "activity", "temperature", "pm25", "hour_sin", "hour_cos",
                  "free_day")
+FUTURE_CHANNELS = ("temperature", "heat", "pm25", "activity_plan", "activity_profile",
+                   "heat_profile")
 # (offset, scale) of each scaled channel: x' = (x - offset) / scale.
 SCALE = {"hr": (70.0, 15.0), "temperature": (15.0, 10.0)}
 
@@ -41,7 +55,9 @@ SCALE = {"hr": (70.0, 15.0), "temperature": (15.0, 10.0)}
 @dataclass(frozen=True)
 class Series:
     """One subject's hourly level-1 state, exposures and doses (hour 0 starts at
-    ``start_s``, s since the Unix epoch). Units: bpm, 1/h, 0..1, °C, µg/m³, mg."""
+    ``start_s``, s since the Unix epoch). Units: bpm, 1/h, 0..1, °C, µg/m³, mg.
+    ``activity_plan`` (0..1) is the activity the subject plans hour by hour; NaN or absent
+    where unknown (:meth:`plan` then falls back on the activity a week before)."""
 
     subject: str
     start_s: float
@@ -51,6 +67,7 @@ class Series:
     temperature_c: np.ndarray
     pm25: np.ndarray
     doses: dict[str, np.ndarray] = field(default_factory=dict)
+    activity_plan: np.ndarray | None = None
 
     @property
     def hours(self) -> int:
@@ -59,7 +76,7 @@ class Series:
     @classmethod
     def from_trajectory(cls, tr: Trajectory) -> Series:
         return cls(tr.subject, EPOCH_S, tr.hr, tr.ectopy, tr.activity, tr.temperature_c,
-                   tr.pm25, dict(tr.doses))
+                   tr.pm25, dict(tr.doses), tr.schedule)
 
     @classmethod
     def from_repository(cls, repository: Any, subject: str) -> Series:
@@ -71,7 +88,8 @@ class Series:
         start = np.floor(min(e.t for e in states) / HOUR_S) * HOUR_S
         hours = int((max(e.t for e in events) - start) // HOUR_S) + 1
         grid: dict[str, np.ndarray] = {}
-        for name in ("hr_bpm", "ectopy_per_h", "activity", "temperature_c", "pm25", *DRUGS):
+        for name in ("hr_bpm", "ectopy_per_h", "activity", "temperature_c", "pm25",
+                     "activity_plan", *DRUGS):
             grid[name] = np.full(hours, np.nan if name not in DRUGS else 0.0)
         for e in events:
             k = int((e.t - start) // HOUR_S)
@@ -83,7 +101,7 @@ class Series:
             grid[name] = _carry_forward(grid[name], default)
         return cls(subject, float(start), grid["hr_bpm"], grid["ectopy_per_h"],
                    grid["activity"], grid["temperature_c"], grid["pm25"],
-                   {d: grid[d] for d in DRUGS})
+                   {d: grid[d] for d in DRUGS}, grid["activity_plan"])
 
     def hour_of_day(self) -> np.ndarray:
         return ((self.start_s / HOUR_S + np.arange(self.hours)) % 24).astype(int)
@@ -94,6 +112,27 @@ class Series:
 
     def dose(self, drug: str) -> np.ndarray:
         return self.doses.get(drug, np.zeros(self.hours))
+
+    def plan(self, hours: int | None = None) -> np.ndarray:
+        """The activity plan over ``hours`` (default: the series; up to 168 more extend into
+        the future), 0..1: the stored plan, else (unknown hours, or beyond the data) the
+        plan, or activity, of a week before: what a routine would repeat."""
+        hours = self.hours if hours is None else hours
+        stored = np.full(hours, np.nan)
+        if self.activity_plan is not None:
+            m = min(hours, self.activity_plan.size)
+            stored[:m] = self.activity_plan[:m]
+        # An unknown hour takes the plan of a week before, else the activity then (never the
+        # activity of the hour itself, which a forecast does not know); a week before lies
+        # within the data for hours <= data + 168 h.
+        gap = np.flatnonzero(np.isnan(stored))
+        before = gap - 168
+        ok = before >= 0
+        fill = np.full(gap.size, RESTING_ACTIVITY)
+        fill[ok] = np.where(np.isnan(stored[before[ok]]), self.activity[before[ok]],
+                            stored[before[ok]])
+        stored[gap] = fill
+        return stored
 
 
 def _carry_forward(x: np.ndarray, default: float) -> np.ndarray:
@@ -149,20 +188,37 @@ def windows(series: Series, origins: np.ndarray) -> dict[str, np.ndarray]:
     padded = np.concatenate([state, np.full((HORIZON_H, 2), np.nan)])
     days = np.arange(1, PROFILE_DAYS + 1)
     profile = padded[future[..., None] - 24 * days].mean(axis=2)
+    week = origins[:, None] - 1 - np.arange(PROFILE_DAYS * 24)[None]
+    level = np.stack([state[week, 0].mean(axis=1), np.log1p(series.ectopy[week].mean(axis=1))],
+                     axis=1)
     accumulated = series.exposure()
     exposure = accumulated[origins - 1]
-    # What the 7-day profile has not seen yet: the exposures now minus their weekly mean.
-    week = origins[:, None] - 1 - np.arange(PROFILE_DAYS * 24)[None]
-    anomaly = exposure - accumulated[week].mean(axis=1)
+    # Known covariates of the target hours; beyond the data, yesterday's weather at the same
+    # hour stands in for a weather forecast (the plan falls back as in Series.plan).
+    beyond = future >= n
+    weather_idx = np.where(beyond, future - 24, future)
+    temperature = series.temperature_c[weather_idx]
+    act_padded = np.concatenate([series.activity, np.full(HORIZON_H, np.nan)])
+    heat_padded = np.maximum(np.concatenate([series.temperature_c, np.full(HORIZON_H, np.nan)])
+                             - HEAT_THRESHOLD_C, 0.0)
+    future_cov = np.stack([
+        (temperature - toff) / tsc,
+        np.maximum(temperature - HEAT_THRESHOLD_C, 0.0) / 10.0,
+        np.log(np.maximum(series.pm25[weather_idx], 0.5) / 10.0),
+        series.plan(n + HORIZON_H)[future],
+        act_padded[future[..., None] - 24 * days].mean(axis=2),
+        heat_padded[future[..., None] - 24 * days].mean(axis=2) / 10.0,
+    ], axis=-1)
     dose_idx = origins[:, None] + np.arange(-EDIT_PAST_H, HORIZON_H)[None]
     doses = np.stack([np.concatenate([series.dose(d), np.zeros(HORIZON_H)])[dose_idx] / 100.0
                       for d in DRUGS], axis=-1)
     return {
         "past": channels[past_idx].astype(np.float32),
         "exposure": exposure.astype(np.float32),
-        "exposure_anomaly": anomaly.astype(np.float32),
+        "level": level.astype(np.float32),
         "profile": profile.astype(np.float32),
         "calendar": _calendar(series.start_s, future).astype(np.float32),
+        "future": future_cov.astype(np.float32),
         "doses": doses.astype(np.float32),
         "target": padded[future].astype(np.float32),
         "naive": padded[future - 24].astype(np.float32),
@@ -172,6 +228,13 @@ def windows(series: Series, origins: np.ndarray) -> dict[str, np.ndarray]:
 
 def concat(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+
+
+def heat_anomaly(batch: dict[str, np.ndarray]) -> np.ndarray:
+    """The heat forecast of the target hours minus the same hours' heat over the last 7 days
+    (what the 7-day profile has not seen), °C [n, 24] (from ``future``)."""
+    heat = batch["future"][..., FUTURE_CHANNELS.index("heat")].astype(float)
+    return (heat - batch["future"][..., FUTURE_CHANNELS.index("heat_profile")]) * 10.0
 
 
 def seasonal_naive(batch: dict[str, np.ndarray]) -> np.ndarray:
@@ -196,28 +259,52 @@ def make_net(hidden: int, exposures: int = 4):
         def __init__(self) -> None:
             super().__init__()
             self.gru = nn.GRU(len(PAST_CHANNELS), hidden, batch_first=True)
-            self.state = nn.Sequential(nn.Linear(hidden + exposures, hidden), nn.Tanh())
+            self.state = nn.Sequential(nn.Linear(hidden + exposures + 2, hidden), nn.Tanh())
             self.horizon = nn.Embedding(HORIZON_H, 8)
-            self.head = nn.Sequential(nn.Linear(hidden + 8 + 3 + 2, hidden), nn.Tanh(),
-                                      nn.Linear(hidden, 2))
+            # Two hidden layers: the response to the known covariates (activity, heat)
+            # depends on the subject's state (resting level, drugs), a product to model.
+            self.head = nn.Sequential(
+                nn.Linear(hidden + 8 + 3 + 2 + len(FUTURE_CHANNELS), hidden), nn.Tanh(),
+                nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 2))
 
-        def encode(self, past, exposure):
+            # Range of each input channel in the training windows (set by ``fit``); inputs
+            # are clamped to it, so that in a new regime (a hotter climate) the network
+            # answers as at the edge of what it has seen instead of extrapolating wildly,
+            # and the subject's level-4 adapter models the rest.
+            for name, width in (("past", len(PAST_CHANNELS)), ("exposure", exposures),
+                                ("future", len(FUTURE_CHANNELS))):
+                self.register_buffer(f"{name}_lo", torch.full((width,), -torch.inf))
+                self.register_buffer(f"{name}_hi", torch.full((width,), torch.inf))
+
+        def set_range(self, data: dict[str, np.ndarray]) -> None:
+            """Record the channel ranges of training inputs ``data`` (see ``__init__``)."""
+            for name in ("past", "exposure", "future"):
+                x = data[name].reshape(-1, data[name].shape[-1])
+                getattr(self, f"{name}_lo").copy_(torch.from_numpy(x.min(axis=0)))
+                getattr(self, f"{name}_hi").copy_(torch.from_numpy(x.max(axis=0)))
+
+        def encode(self, past, exposure, level):
+            past = torch.clamp(past, self.past_lo, self.past_hi)
+            exposure = torch.clamp(exposure, self.exposure_lo, self.exposure_hi)
             _, h = self.gru(past)
-            return self.state(torch.cat([h[-1], exposure], dim=1))
+            return self.state(torch.cat([h[-1], exposure, level], dim=1))
 
-        def decode(self, z, profile, calendar):
+        def decode(self, z, profile, calendar, future):
+            future = torch.clamp(future, self.future_lo, self.future_hi)
             n = z.shape[0]
             emb = self.horizon.weight[None].expand(n, -1, -1)
             zz = z[:, None, :].expand(-1, HORIZON_H, -1)
-            return profile + self.head(torch.cat([zz, emb, calendar, profile], dim=2))
+            return profile + self.head(torch.cat([zz, emb, calendar, profile, future], dim=2))
 
-        def forward(self, past, exposure, profile, calendar):
-            return self.decode(self.encode(past, exposure), profile, calendar)
+        def forward(self, past, exposure, level, profile, calendar, future):
+            return self.decode(self.encode(past, exposure, level), profile, calendar, future)
 
     return Level2Net()
 
 
-INPUTS = ("past", "exposure", "profile", "calendar")
+# The encoder's inputs, then the decoder's.
+INPUTS = ("past", "exposure", "level", "profile", "calendar", "future")
+ENCODER_INPUTS = 3
 
 
 @dataclass
@@ -240,7 +327,7 @@ class Level2Forecaster:
     batch_size: int = 128
     learning_rate: float = 3e-3
     max_windows: int = 12_000
-    hr_weight: float = 3.0
+    hr_weight: float = 1.0
     threads: int = 1
     random_state: int = 0
 
@@ -262,7 +349,7 @@ class Level2Forecaster:
         torch.manual_seed(self.random_state)
         self.net_ = make_net(self.hidden)
         self.history_: list[float] = []
-        return self._train(series, self.epochs, self.learning_rate)
+        return self._train(series, self.epochs, self.learning_rate, fresh=True)
 
     def partial_fit(self, series: list[Series], epochs: int = 1,
                     learning_rate: float | None = None) -> Level2Forecaster:
@@ -271,15 +358,24 @@ class Level2Forecaster:
             return self.fit(series)
         return self._train(series, epochs, learning_rate or self.learning_rate / 10)
 
-    def _train(self, series: list[Series], epochs: int, lr: float) -> Level2Forecaster:
+    def _train(self, series: list[Series], epochs: int, lr: float,
+               fresh: bool = False) -> Level2Forecaster:
+        """``epochs`` passes of Adam at step ``lr``. A ``fresh`` network also records its
+        input ranges and follows a one-cycle schedule (warm up to ``lr``, then down to ~0),
+        which converges further in a fixed budget."""
         torch = _torch()
         torch.set_num_threads(self.threads)
         rng = np.random.default_rng(self.random_state + len(self.history_))
         data = self._windows(series, rng)
+        if fresh:
+            self.net_.set_range(data)
         tensors = {k: torch.from_numpy(data[k]) for k in (*INPUTS, "target")}
         weight = torch.tensor([self.hr_weight, 1.0])
         optimiser = torch.optim.Adam(self.net_.parameters(), lr=lr)
         n = data["origin"].size
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimiser, max_lr=lr, total_steps=epochs * -(-n // self.batch_size)) if fresh \
+            else None
         self.net_.train()
         for _ in range(epochs):
             order = rng.permutation(n)
@@ -292,6 +388,8 @@ class Level2Forecaster:
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
+                if schedule is not None:
+                    schedule.step()
                 total += loss.item() * idx.numel()
             self.history_.append(total / n)
         self.net_.eval()

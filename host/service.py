@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from host.forecast import FIRST_ORIGIN, HORIZON_H, Level2Forecaster, Series, windows
+from host.forecast import (
+    FIRST_ORIGIN,
+    HORIZON_H,
+    Level2Forecaster,
+    Series,
+    heat_anomaly,
+    windows,
+)
 from host.storage import ALL_SUBJECTS, Repository
 
 ADAPTER = "level4_adapter"
@@ -110,8 +117,9 @@ class TwinService:
         adapter = self._adapter(subject)
         if adapter is not None:
             batch = windows(series, np.array([series.hours]))
-            correction = adapter.predict(batch["exposure_anomaly"],
-                                         np.array([series.hour_of_day()[-1] + 1]))[0]
+            correction = adapter.predict(batch["exposure"],
+                                         np.array([series.hour_of_day()[-1] + 1]),
+                                         heat_anomaly(batch))[0]
             out["hr_bpm"] = (np.array(out["hr_bpm"]) + correction).tolist()
             out["level4_correction_bpm"] = correction.tolist()
         return {"subject": subject, **out}
@@ -152,8 +160,8 @@ class TwinService:
             batch = windows(series, origins)
             residual = (series.hr[origins[:, None] + np.arange(HORIZON_H)]
                         - model.predict(batch)[..., 0])
-            adapter.partial_fit(batch["exposure_anomaly"], series.hour_of_day()[origins],
-                                residual)
+            adapter.partial_fit(batch["exposure"], series.hour_of_day()[origins],
+                                heat_anomaly(batch), residual)
             adapter.last_origin_ = int(origins[-1])
             self.repository.save_model(subject, ADAPTER, adapter.to_bytes())
         return {"subject": subject, "origins_added": int(origins.size),
@@ -163,7 +171,10 @@ class TwinService:
         from host.exposures import SubjectAdapter
 
         data = self.repository.load_model(subject, ADAPTER)
-        return None if data is None else SubjectAdapter.from_bytes(data)
+        try:
+            return None if data is None else SubjectAdapter.from_bytes(data)
+        except ValueError:  # saved by an earlier version: start afresh from the data
+            return None
 
     def export(self, actor: str, subject: str) -> dict[str, Any]:
         """Everything stored about the subject (allowed without consent: right of access)."""

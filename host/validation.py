@@ -3,25 +3,31 @@
 :func:`validate` trains the level-2 forecaster on some virtual subjects, the level-3 edit
 channels on a few intervention examples, and measures on held-out subjects:
 
-- level 2: mean absolute error of the heart-rate forecast (bpm) per horizon against the
-  seasonal-naive baseline (same hour yesterday);
+- level 2: mean absolute error of the heart-rate (bpm) and ectopy (1/h) forecasts per horizon
+  against the seasonal-naive baseline (same hour yesterday). The forecast is conditioned on
+  the known covariates of the forecast hours (host.forecast): the weather, taken as forecast
+  perfectly (the simulated values), and the subject's activity plan (the simulator's
+  schedule: routine and planned exercise, not the activity that then happens); it is also
+  measured with the plan unknown;
 - level 3: error of the predicted effect of a dose (bpm; ectopy per hour) against the true
   effect (the simulator run with and without the dose, same noise), and against the level-2
   model, which ignores edits (predicts no effect);
 - level 4: subjects whose climate shifts (12 °C warmer for good, heat the training cohort
   never had); the per-subject adapter is updated once a day from the day's completed forecast
-  residuals; days until the daily error stays within 10% of the frozen model's error in the
-  week before the shift, and the change of error on the pre-shift weeks (adapter after all
-  updates vs the frozen model);
-- level 5: Spearman correlation between the attribution of each driver (captum Integrated
-  Gradients) and the simulator's effect of neutralising that driver over the same window;
-  error of the twin's counterfactual forecasts against the simulator's counterfactuals.
+  residuals; days until the daily error stays within 110% of the frozen model's error on
+  the same day had the climate not shifted (the simulator's counterfactual run; also, as a
+  second reference, of its mean error in the week before the shift), and the change of error
+  on the pre-shift weeks (adapter after all updates vs the frozen model);
+- level 5: Spearman correlation between the attribution of each driver (captum Shapley
+  values over driver groups, host.explain) and the simulator's effect of neutralising that
+  driver over the same window; error of the twin's counterfactual forecasts against the
+  simulator's counterfactuals, and how often the signs agree.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +41,7 @@ from host.forecast import (
     Level2Forecaster,
     Series,
     concat,
+    heat_anomaly,
     mae_by_horizon,
     seasonal_naive,
     unscale,
@@ -68,16 +75,25 @@ def untreated(subjects: list[Subject]) -> list[Subject]:
 
 
 def level2(model: Level2Forecaster, test: list[Series], step: int = 3) -> dict[str, Any]:
-    batch = concat([windows(s, np.arange(FIRST_ORIGIN, s.hours - HORIZON_H + 1, step))
-                    for s in test])
-    pred, target, naive = model.predict(batch), unscale(batch["target"]), seasonal_naive(batch)
+    """Forecast error per horizon against the seasonal-naive baseline; ``without_plan``:
+    the same windows with the activity plan unknown (the week-before activity instead)."""
+    def batch_of(series: list[Series]) -> dict[str, np.ndarray]:
+        return concat([windows(s, np.arange(FIRST_ORIGIN, s.hours - HORIZON_H + 1, step))
+                       for s in series])
+
+    batch = batch_of(test)
+    unplanned = batch_of([replace(s, activity_plan=None) for s in test])
+    target, naive = unscale(batch["target"]), seasonal_naive(batch)
     out: dict[str, Any] = {"windows": int(batch["origin"].size)}
-    for j, name in enumerate(("hr_bpm", "ectopy_per_h")):
-        m, b = mae_by_horizon(pred[..., j], target[..., j]), mae_by_horizon(naive[..., j],
-                                                                          target[..., j])
-        out[name] = {str(h): {"model_mae": float(m[h - 1]), "naive_mae": float(b[h - 1]),
-                              "reduction": float(1 - m[h - 1] / b[h - 1])}
-                     for h in REPORTED_HORIZONS}
+    for key, b in (("", batch), ("without_plan_", unplanned)):
+        pred = model.predict(b)
+        for j, name in enumerate(("hr_bpm", "ectopy_per_h")):
+            m = mae_by_horizon(pred[..., j], target[..., j])
+            q = mae_by_horizon(naive[..., j], target[..., j])
+            out[key + name] = {str(h): {"model_mae": float(m[h - 1]),
+                                        "naive_mae": float(q[h - 1]),
+                                        "reduction": float(1 - m[h - 1] / q[h - 1])}
+                               for h in REPORTED_HORIZONS}
     return out
 
 
@@ -114,6 +130,15 @@ def _daily_mae(pred: np.ndarray, target: np.ndarray, origins: np.ndarray) -> dic
     return {int(d): float(err[days == d].mean()) for d in np.unique(days)}
 
 
+def _days_to_recover(daily: dict[int, float], reference: dict[int, float],
+                     shift_day: int) -> int | None:
+    """Days after the shift from which every day's error stays within 110% of the reference
+    for that day; None if that never holds to the end of the span."""
+    later = [d for d in sorted(daily) if d >= shift_day + 1]
+    return next((d - shift_day for d in later
+                 if all(daily[e] <= 1.1 * reference[e] for e in later if e >= d)), None)
+
+
 def level4(model: Level2Forecaster, config: ValidationConfig) -> dict[str, Any]:
     """Heat-wave subjects; the adapter folds in each completed day of forecasts."""
     hours = config.shift_days * 24
@@ -131,25 +156,34 @@ def level4(model: Level2Forecaster, config: ValidationConfig) -> dict[str, Any]:
         batch = windows(series, origins)
         target = unscale(batch["target"])[..., 0]
         base = model.predict(batch)[..., 0]
-        exposure, hod = batch["exposure_anomaly"], series.hour_of_day()[origins]
+        exposure, hod = batch["exposure"], series.hour_of_day()[origins]
+        heat = heat_anomaly(batch)
         adapter = SubjectAdapter()
         adapted = base.copy()
         for day in range(FIRST_ORIGIN // 24, config.shift_days):
             today = (origins >= day * 24) & (origins < (day + 1) * 24)
-            adapted[today] = base[today] + adapter.predict(exposure[today], hod[today])
+            adapted[today] = base[today] + adapter.predict(exposure[today], hod[today],
+                                                           heat[today])
             # Forecasts whose 24 h ended by the end of today are complete: fold them in.
             done = (origins + HORIZON_H <= (day + 1) * 24) & (origins + HORIZON_H
                                                               > day * 24)
-            adapter.partial_fit(exposure[done], hod[done], target[done] - base[done])
+            adapter.partial_fit(exposure[done], hod[done], heat[done],
+                                target[done] - base[done])
         daily_base = _daily_mae(base, target, origins)
         daily = _daily_mae(adapted, target, origins)
+        # The accuracy to restore, day by day: the frozen model's on the same subject and
+        # days had the climate not shifted (the simulator's counterfactual: same noise,
+        # same activity), so that a day that is hard anyway (a busy day) is not counted as
+        # unrecovered. The week-before mean is kept as a second, noise-limited reference.
+        unshifted = windows(Series.from_trajectory(simulate(subject)), origins)
+        daily_ref = _daily_mae(model.predict(unshifted)[..., 0],
+                               unscale(unshifted["target"])[..., 0], origins)
         pre_days = [d for d in daily if shift_day - 7 <= d < shift_day]
         pre = float(np.mean([daily_base[d] for d in pre_days]))
-        recovered = next((d - shift_day for d in sorted(daily) if d >= shift_day + 1
-                          and all(daily[e] <= 1.1 * pre for e in sorted(daily) if e >= d)),
-                         None)
+        recovered = _days_to_recover(daily, daily_ref, shift_day)
+        recovered_pre_week = _days_to_recover(daily, {d: pre for d in daily}, shift_day)
         early = origins < shift_day * 24
-        after = adapter.predict(exposure[early], hod[early])
+        after = adapter.predict(exposure[early], hod[early], heat[early])
         mae_before = float(np.abs(base[early] - target[early]).mean())
         mae_after = float(np.abs(base[early] + after - target[early]).mean())
         shift_days = [d for d in daily if d >= shift_day]
@@ -157,12 +191,14 @@ def level4(model: Level2Forecaster, config: ValidationConfig) -> dict[str, Any]:
                      "shift_mae_frozen": float(np.mean([daily_base[d] for d in shift_days])),
                      "shift_mae_updated": float(np.mean([daily[d] for d in shift_days])),
                      "days_to_recover": recovered,
+                     "days_to_recover_vs_pre_week": recovered_pre_week,
                      "earlier_mae_before_updates": mae_before,
                      "earlier_mae_after_updates": mae_after,
                      "earlier_mae_growth": mae_after / mae_before - 1,
-                     "daily_mae_frozen": daily_base, "daily_mae_updated": daily})
+                     "daily_mae_frozen": daily_base, "daily_mae_updated": daily,
+                     "daily_mae_unshifted": daily_ref})
     recovered = [r["days_to_recover"] for r in rows]
-    return {"subjects": rows, "shift_day": shift_day,
+    return {"subjects": rows, "shift_day": shift_day, "span_days": config.shift_days - shift_day,
             "max_days_to_recover": None if None in recovered else int(max(recovered)),
             "median_days_to_recover": None if None in recovered else float(np.median(recovered)),
             "max_earlier_mae_growth": float(max(r["earlier_mae_growth"] for r in rows))}
@@ -177,20 +213,24 @@ def level5(model: Level2Forecaster, edit: EditModel, config: ValidationConfig) -
                                    treated_fraction=0.5, heat_wave_fraction=0.5,
                                    pollution_fraction=0.5, seed=config.seed + 200))
     rng = np.random.default_rng(config.seed + 5)
-    rhos, cf_errors, effects, queries = [], [], [], []
+    rhos, cf_errors, effects, queries, signs = [], [], [], [], []
     for subject in subjects:
         series = Series.from_trajectory(simulate(subject))
         origin = int(rng.integers(FIRST_ORIGIN + 48, series.hours - HORIZON_H))
         factual = series.hr[origin:origin + HORIZON_H]
         attribution = explainer.attribute(series, origin)
-        truth = {}
+        truth, answer_means = {}, {}
         for driver in DRIVERS:
             cf = simulated_counterfactual(subject, origin, (driver,))
             truth[driver] = float(np.mean(factual - cf))
             answer = explainer.counterfactual(series, origin, (driver,))
+            answer_means[driver] = float(np.mean(answer["effect_hr_bpm"]))
             cf_errors.append(float(np.mean(np.abs(np.array(answer["effect_hr_bpm"])
                                                   - (factual - cf)))))
             effects.append(abs(truth[driver]))
+        signs += [(np.sign(attribution["drivers"][d]) == np.sign(truth[d]),
+                   np.sign(answer_means[d]) == np.sign(truth[d]))
+                  for d in DRIVERS if abs(truth[d]) >= 0.2]
         a = np.array([abs(attribution["drivers"][d]) for d in DRIVERS])
         t = np.array([abs(truth[d]) for d in DRIVERS])
         rho = float(spearmanr(a, t).statistic) if np.ptp(t) > 0 and np.ptp(a) > 0 else \
@@ -203,7 +243,12 @@ def level5(model: Level2Forecaster, edit: EditModel, config: ValidationConfig) -
             "median_spearman": float(np.nanmedian(rhos_arr)),
             "fraction_at_least_0.8": float(np.nanmean(rhos_arr >= 0.8)),
             "counterfactual_mae_bpm": float(np.mean(cf_errors)),
-            "mean_true_effect_bpm": float(np.mean(effects))}
+            "mean_true_effect_bpm": float(np.mean(effects)),
+            # Of the (query, driver) pairs whose true effect is at least 0.2 bpm: how often
+            # the attribution and the twin's counterfactual have the simulator's sign.
+            "sign_agreement_attribution": float(np.mean([a for a, _ in signs])),
+            "sign_agreement_counterfactual": float(np.mean([c for _, c in signs])),
+            "sign_pairs": len(signs)}
 
 
 def validate(config: ValidationConfig = ValidationConfig()) -> dict[str, Any]:

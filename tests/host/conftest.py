@@ -100,7 +100,7 @@ def twin_models():
 
     subjects = cohort(CohortConfig(subjects=4, days=12, seed=3))
     series = [Series.from_trajectory(simulate(s)) for s in subjects]
-    level2 = Level2Forecaster(hidden=8, epochs=1, max_windows=400).fit(series)
+    level2 = Level2Forecaster(hidden=8, epochs=4, max_windows=800).fit(series)
     examples, _ = intervention_examples(subjects, 6, random_state=1)
     return level2, EditModel(epochs=30).fit(level2, examples)
 

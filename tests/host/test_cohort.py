@@ -93,3 +93,23 @@ def test_level1_events_and_raw_ecg(subjects):
     ecg = ecg_excerpt(tr, 100, duration_s=20.0)
     beats = ecg.beats["sample"].size
     assert beats == pytest.approx(tr.hr_true[100] / 3, abs=3)
+
+
+def test_the_schedule_is_the_planned_part_of_the_activity(subjects):
+    s = subjects[0]
+    hod = np.arange(s.hours) % 24
+    night = (hod >= 1) & (hod < 7)  # asleep every day of the week
+    np.testing.assert_array_equal(s.schedule[night], s.activity[night])
+    exercise = s.schedule >= 0.7  # planned sessions happen as planned
+    assert exercise.any()
+    np.testing.assert_array_equal(s.schedule[exercise], s.activity[exercise])
+    # Awake, the day's level and the hourly deviation are not planned: activity varies more
+    # around the schedule than the schedule does from one week to the next.
+    awake = ~night & ~exercise
+    assert not np.allclose(s.schedule[awake], s.activity[awake])
+    week = np.arange(s.hours - 168)
+    routine = awake[week] & awake[week + 168] & ~exercise[week + 168]
+    assert np.abs(np.diff(s.schedule[np.stack([week, week + 168])][:, routine],
+                          axis=0)).max() < 1e-12
+    events = to_events(simulate(s))
+    assert sum(e.name == "activity_plan" for e in events) == s.hours

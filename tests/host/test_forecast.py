@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from host.cohort import CohortConfig, cohort, simulate, to_events
 from host.forecast import (
     FIRST_ORIGIN,
+    FUTURE_CHANNELS,
     HISTORY_H,
     HORIZON_H,
     Level2Forecaster,
     Series,
+    heat_anomaly,
     seasonal_naive,
     unscale,
     windows,
@@ -35,6 +39,39 @@ def test_windows_hold_the_past_and_the_next_24_hours(series):
                                s.hr[FIRST_ORIGIN - 24:FIRST_ORIGIN], rtol=1e-5)
     with pytest.raises(ValueError, match="168 h"):
         windows(s, np.array([FIRST_ORIGIN - 1]))
+
+
+def test_forecasts_are_conditioned_on_the_plan_and_weather_of_the_target_hours(series):
+    s = series[0]
+    plan, temp = FUTURE_CHANNELS.index("activity_plan"), FUTURE_CHANNELS.index("temperature")
+    b = windows(s, np.array([FIRST_ORIGIN]))
+    hours = np.arange(FIRST_ORIGIN, FIRST_ORIGIN + HORIZON_H)
+    np.testing.assert_allclose(b["future"][0, :, plan], s.activity_plan[hours], rtol=1e-6)
+    np.testing.assert_allclose(b["future"][0, :, temp] * 10 + 15, s.temperature_c[hours],
+                               rtol=1e-5)
+    # Beyond the data: the plan of a week before, yesterday's weather at the same hour.
+    end = windows(s, np.array([s.hours]))
+    later = np.arange(s.hours, s.hours + HORIZON_H)
+    np.testing.assert_allclose(end["future"][0, :, plan], s.activity_plan[later - 168],
+                               rtol=1e-6)
+    np.testing.assert_allclose(end["future"][0, :, temp] * 10 + 15,
+                               s.temperature_c[later - 24], rtol=1e-5)
+    # Without a stored plan, the activity of a week before stands in for it.
+    unplanned = windows(replace(s, activity_plan=None), np.array([FIRST_ORIGIN]))
+    np.testing.assert_allclose(unplanned["future"][0, :, plan], s.activity[hours - 168],
+                               rtol=1e-6)
+    assert heat_anomaly(b).shape == (1, HORIZON_H)
+
+
+def test_inputs_beyond_the_training_range_are_clamped(series):
+    model = Level2Forecaster(hidden=8, epochs=1, max_windows=300).fit(series)
+    batch = windows(series[1], np.array([200]))
+    hot, edge = ({k: v.copy() for k, v in batch.items()} for _ in range(2))
+    temp = FUTURE_CHANNELS.index("temperature")
+    hot["future"][..., temp] = 5.0  # 65 °C, far outside the training cohort's climate
+    edge["future"][..., temp] = float(model.net_.future_hi[temp])
+    assert float(model.net_.future_hi[temp]) < 5.0
+    np.testing.assert_array_equal(model.predict(hot), model.predict(edge))
 
 
 def test_targets_past_the_end_are_nan(series):
