@@ -155,19 +155,35 @@ module nt_link #(
     reg        d_ff, d_first, d_discard, d_store;
     reg [10:0] d_len;
     reg [31:0] d_crc;
+    // The receive CRC goes a bit per clock (a byte arrives every 10 UART bits): a byte-wide
+    // CRC-32 would cost a hundred LUTs more.
+    reg [7:0]  d_sh;                   // bits of the last byte not yet in d_crc
+    reg [3:0]  d_bits;
     reg [7:0]  h_ver, h_type, h_flags;
-    reg [31:0] h_seq, h_p32;
     reg [15:0] h_len;
-    reg        ack_seen, nak_seen;     // pulses to txb
-    reg [31:0] ack_next;
+    // The 32-bit header fields are compared a byte at a time as they arrive, not kept: the
+    // sequence number against rx_expected (h_seq - rx_expected: zero, or its sign), an ACK's
+    // or NAK's number against the buffered frame's (ACK: p32 - 1 == tb_seq; NAK: p32 ==
+    // tb_seq). rx_expected keeps still while a frame that will be stored comes in (disp only
+    // moves it with the buffer full); a frame committed meanwhile makes an ACK or NAK stale.
+    reg        h_borrow, h_nz, h_neg, h_eq, tb_moved;
+    reg        ack_seen, nak_seen;     // pulses to txb: the buffered frame was ACK'ed, NAK'ed
     reg [7:0]  r_type;                 // the stored frame, for disp
-    reg [31:0] r_seq;
+    reg        r_in_order, r_behind;   // its sequence number: the expected one, or before it
     reg [15:0] r_len;
+    reg [31:0] rx_expected;            // the next sequence number to deliver (disp's)
+    reg [31:0] tb_seq;                 // the buffered frame's sequence number (txb's)
+    wire       tb_commit;              // txb takes a frame into the buffer (pulse)
     reg [5:0]  rx_inc;                 // C_FIN, C_CRC, C_COBS, C_HDR, C_AUTH, C_OVF
 
     wire is_code = d_left == 8'd0;
     wire emit = rx_valid && rx_byte != 8'd0 && !d_discard && (is_code ? (!d_first && !d_ff) : 1'b1);
     wire [7:0] emit_byte = is_code ? 8'd0 : rx_byte;
+    wire       h_in_seq = d_len < 11'd8;            // bytes 3-6, else the p32 bytes 9-12
+    wire [1:0] h_k = h_in_seq ? d_len[1:0] + 2'd1 : d_len[1:0] - 2'd1;
+    wire [7:0] h_ref = h_in_seq ? rx_expected[8 * h_k +: 8] : tb_seq[8 * h_k +: 8];
+    wire [8:0] h_sub = {1'b0, emit_byte} - {1'b0, h_ref} - {8'd0, h_borrow};
+    wire [8:0] h_dec = {1'b0, emit_byte} - {8'd0, h_borrow};
     wire emit_over = d_len == MAX_DEC;
     wire known = h_type == T_EVENTS || h_type == T_TICK || h_type == T_CFG_W
               || h_type == T_CFG_R || h_type == T_CONTROL || h_type == T_STAT_RQ
@@ -189,6 +205,11 @@ module nt_link #(
         nak_seen <= 1'b0;
         rx_inc <= 6'd0;
         if (buf_release) buf_full <= 1'b0;
+        if (d_bits != 4'd0) begin
+            d_crc <= {1'b0, d_crc[31:1]} ^ ((d_crc[0] ^ d_sh[0]) ? 32'hEDB88320 : 32'd0);
+            d_sh <= d_sh >> 1;
+            d_bits <= d_bits - 4'd1;
+        end
         if (rst) begin
             buf_full <= 1'b0;
             d_left <= 8'd0;
@@ -196,6 +217,7 @@ module nt_link #(
             d_discard <= 1'b0;
             d_len <= 11'd0;
             d_crc <= 32'hFFFFFFFF;
+            d_bits <= 4'd0;
         end else if (rx_valid) begin
             if (rx_byte == 8'd0) begin
                 if (!d_first && !d_discard) begin
@@ -209,15 +231,14 @@ module nt_link #(
                     else begin
                         rx_inc[0] <= 1'b1;                                    // frames_in
                         if (h_type == T_ACK) begin
-                            ack_seen <= 1'b1;
-                            ack_next <= h_p32;
+                            ack_seen <= h_eq && !tb_moved && !tb_commit;
                         end else if (h_type == T_NAK) begin
-                            nak_seen <= 1'b1;
-                            ack_next <= h_p32;
+                            nak_seen <= h_eq && !tb_moved && !tb_commit;
                         end else if (d_store) begin
                             buf_full <= 1'b1;
                             r_type <= h_type;
-                            r_seq <= h_seq;
+                            r_in_order <= !h_nz;
+                            r_behind <= h_neg;
                             r_len <= h_len;
                         end else rx_inc[5] <= 1'b1;                           // overflow
                     end
@@ -242,28 +263,40 @@ module nt_link #(
                         rxm_we <= d_store;
                         rxm_waddr <= d_len;
                         rxm_wdata <= emit_byte;
-                        d_crc <= crc32_byte(d_crc, emit_byte);
+                        d_sh <= emit_byte;
+                        d_bits <= 4'd8;
                         d_len <= d_len + 11'd1;
                         case (d_len)
                             11'd0: h_ver <= emit_byte;
                             11'd1: h_type <= emit_byte;
-                            11'd2: h_flags <= emit_byte;
-                            11'd3: h_seq[7:0] <= emit_byte;
-                            11'd4: h_seq[15:8] <= emit_byte;
-                            11'd5: h_seq[23:16] <= emit_byte;
-                            11'd6: h_seq[31:24] <= emit_byte;
+                            11'd2: begin
+                                h_flags <= emit_byte;
+                                h_borrow <= 1'b0;
+                                h_nz <= 1'b0;
+                            end
+                            11'd3, 11'd4, 11'd5, 11'd6: begin
+                                h_borrow <= h_sub[8];
+                                h_nz <= h_nz || h_sub[7:0] != 8'd0;
+                                h_neg <= h_sub[7];
+                            end
                             11'd7: h_len[7:0] <= emit_byte;
-                            11'd8: h_len[15:8] <= emit_byte;
-                            11'd9: h_p32[7:0] <= emit_byte;
-                            11'd10: h_p32[15:8] <= emit_byte;
-                            11'd11: h_p32[23:16] <= emit_byte;
-                            11'd12: h_p32[31:24] <= emit_byte;
+                            11'd8: begin
+                                h_len[15:8] <= emit_byte;
+                                h_borrow <= h_type == T_ACK;
+                                h_eq <= 1'b1;
+                                tb_moved <= 1'b0;
+                            end
+                            11'd9, 11'd10, 11'd11, 11'd12: begin
+                                h_borrow <= h_dec[8];
+                                h_eq <= h_eq && h_dec[7:0] == h_ref;
+                            end
                             default: ;
                         endcase
                     end
                 end
             end
         end
+        if (tb_commit) tb_moved <= 1'b1;
     end
 
     // -------------------------------------------------------------------- transmit buffer
@@ -273,7 +306,7 @@ module nt_link #(
     reg        tb_acked;
     reg [7:0]  tb_type;
     reg [15:0] tb_len;
-    reg [31:0] tb_seq, tx_seq;
+    reg [31:0] tx_seq;
     reg [$clog2(RTO_CYCLES+1)-1:0] tb_timer;
     reg        retx_inc;
     // byte writer: the owner puts 1..4 bytes of a word at an address
@@ -295,6 +328,8 @@ module nt_link #(
     wire pw_idle = pw_left == 3'd0;
     wire grant_disp = tb_state == TB_BUILD && !tb_owner;
     wire grant_pack = tb_state == TB_BUILD && tb_owner;
+    assign tb_commit = !rst && !link_reset && tb_state == TB_BUILD && pw_idle
+                    && (tb_owner ? pack_commit : disp_commit);
 
     always @(posedge clk) begin
         retx_inc <= 1'b0;
@@ -309,8 +344,7 @@ module nt_link #(
             tx_seq <= 32'd0;
             pw_left <= 3'd0;
         end else begin
-            if (ack_seen && (tb_state == TB_READY || tb_state == TB_SENT)
-                && ack_next == tb_seq + 32'd1) tb_acked <= 1'b1;
+            if (ack_seen && (tb_state == TB_READY || tb_state == TB_SENT)) tb_acked <= 1'b1;
             case (tb_state)
                 TB_FREE: begin
                     tb_acked <= 1'b0;
@@ -329,7 +363,7 @@ module nt_link #(
                         pw_word <= tb_owner ? pack_put_word : w;
                         pw_left <= tb_owner ? pack_put_n : disp_put_n;
                     end
-                    if (pw_idle && (tb_owner ? pack_commit : disp_commit)) begin
+                    if (tb_commit) begin
                         tb_type <= tb_owner ? pack_commit_type : disp_commit_type;
                         tb_len <= tb_owner ? pack_commit_len : disp_commit_len;
                         tb_seq <= tx_seq;
@@ -340,9 +374,9 @@ module nt_link #(
                 TB_READY: if (tb_acked && !enc_sending_seq) tb_state <= TB_FREE;
                 default: begin         // TB_SENT
                     tb_timer <= tb_timer + 1'b1;
-                    if (tb_acked || ack_seen && ack_next == tb_seq + 32'd1) begin
+                    if (tb_acked || ack_seen) begin
                         tb_state <= TB_FREE;
-                    end else if ((nak_seen && ack_next == tb_seq)
+                    end else if (nak_seen
                                  || tb_timer == RTO_CYCLES[$clog2(RTO_CYCLES+1)-1:0]) begin
                         tb_state <= TB_READY;
                         retx_inc <= 1'b1;
@@ -392,8 +426,6 @@ module nt_link #(
     reg        run_start, run_reset;              // pulses to pack
     reg        dup_inc, ooo_inc, evin_inc;
     wire       run_active;
-    wire [31:0] ahead = r_seq - rx_expected;
-    reg [31:0] rx_expected;
     wire [31:0] ev_step = ev_base + {24'd0, w[31:24]};
     wire [31:0] adv_gap = adv_target - in_steps;
     wire [15:0] payload_words = (r_len - 16'd4) >> 2;
@@ -426,12 +458,12 @@ module nt_link #(
             D_IDLE: if (buf_full && !buf_release) begin
                 rp <= 11'd9;
                 if (r_type == T_HELLO) ds <= D_HELLO;
-                else if (ahead == 32'd0) begin
+                else if (r_in_order) begin
                     rx_expected <= rx_expected + 32'd1;
                     ds <= D_TYPE;
                 end else begin
                     // behind: delivered before (our ACK was lost); ahead: one went missing
-                    if (ahead[31]) dup_inc <= 1'b1;
+                    if (r_behind) dup_inc <= 1'b1;
                     else begin
                         ooo_inc <= 1'b1;
                         disp_nak <= 1'b1;
@@ -780,19 +812,16 @@ module nt_link #(
     end
 
     // ----------------------------------------------------------------------------- encoder
-    localparam [3:0] E_IDLE = 4'd0, E_CRC = 4'd1, E_SCAN = 4'd2, E_SCAN_WAIT = 4'd3,
+    localparam [3:0] E_IDLE = 4'd0, E_SCAN = 4'd2, E_SCAN_WAIT = 4'd3,
                      E_SCAN_CHK = 4'd4, E_CODE = 4'd5, E_EMIT = 4'd6, E_EMIT_WAIT = 4'd7,
                      E_EMIT_WR = 4'd8, E_NEXT = 4'd9, E_DELIM = 4'd10;
     localparam [1:0] K_SEQ = 2'd0, K_ACK = 2'd1, K_NAK = 2'd2, K_HELLO = 2'd3;
     reg [3:0]  es;
     reg [1:0]  e_kind;
-    reg [7:0]  e_type;
-    reg [31:0] e_seq, e_p32, e_crc;
-    reg [15:0] e_len;
+    reg [31:0] e_p32, e_crc;
     reg [10:0] e_i;                    // the byte being read (one clock of latency)
     reg [10:0] e_n;                    // header + payload bytes (the CRC follows)
-    reg [10:0] e_p, e_q, e_j, e_got;   // block start, scan position, emit position
-    reg        e_pend;
+    reg [10:0] e_p, e_q, e_j;          // block start, scan position, emit position
     reg        ack_pend, nak_pend, hello_pend;
     reg        fout_inc, e_sent;
     reg [7:0]  e_byte_r;
@@ -803,6 +832,14 @@ module nt_link #(
     wire [10:0] e_pl = e_i - 11'd9;    // payload index
     wire [1:0]  e_ci = e_i[1:0] - e_n[1:0];  // CRC byte index
     wire [7:0]  src = e_ram_r ? txm_rdata : e_byte_r;
+    // The header of the frame being sent: the buffered frame's (which keeps still while it is
+    // sent) or a control frame's.
+    wire [7:0]  e_type = e_kind == K_SEQ ? tb_type
+                       : (e_kind == K_ACK ? T_ACK : (e_kind == K_NAK ? T_NAK : T_HELLO));
+    wire [15:0] e_len = e_kind == K_SEQ ? tb_len
+                      : (e_kind == K_ACK ? 16'd6 : (e_kind == K_NAK ? 16'd5
+                                                    : {5'd0, NAME_LEN} + 16'd3));
+    wire [31:0] e_seq = e_kind == K_SEQ ? tb_seq : 32'd0;
     wire        tx_ready;
     wire        tx_valid = es == E_CODE || es == E_EMIT_WR || es == E_DELIM;
     wire [7:0]  tx_data = es == E_CODE ? e_blk[7:0] + 8'd1 : (es == E_EMIT_WR ? src : 8'd0);
@@ -839,7 +876,7 @@ module nt_link #(
             else if (e_kind == K_NAK) e_byte = 8'd1;          // reason: gap
             else if (e_pl == 11'd4) e_byte = CREDITS[7:0];
             else e_byte = CREDITS[15:8];
-        end else e_byte = e_crc[8 * e_ci +: 8];
+        end else e_byte = ~e_crc[8 * e_ci +: 8];
     end
 
     always @(posedge clk) begin
@@ -855,56 +892,34 @@ module nt_link #(
         end else begin
             case (es)
                 E_IDLE: begin
-                    e_i <= 11'd0;
-                    e_got <= 11'd0;
-                    e_pend <= 1'b0;
+                    e_p <= 11'd0;
+                    e_q <= 11'd0;
                     e_crc <= 32'hFFFFFFFF;
-                    e_seq <= 32'd0;
                     e_p32 <= rx_expected;
                     if (hello_pend) begin
                         hello_pend <= 1'b0;
                         e_kind <= K_HELLO;
-                        e_type <= T_HELLO;
-                        e_len <= {5'd0, NAME_LEN} + 16'd3;
                         e_n <= NAME_LEN + 11'd12;
-                        es <= E_CRC;
+                        es <= E_SCAN;
                     end else if (nak_pend) begin
                         nak_pend <= 1'b0;
                         e_kind <= K_NAK;
-                        e_type <= T_NAK;
-                        e_len <= 16'd5;
                         e_n <= 11'd14;
-                        es <= E_CRC;
+                        es <= E_SCAN;
                     end else if (ack_pend) begin
                         ack_pend <= 1'b0;
                         e_kind <= K_ACK;
-                        e_type <= T_ACK;
-                        e_len <= 16'd6;
                         e_n <= 11'd15;
-                        es <= E_CRC;
+                        es <= E_SCAN;
                     end else if (tb_state == TB_READY && !tb_acked) begin
                         e_kind <= K_SEQ;
-                        e_type <= tb_type;
-                        e_seq <= tb_seq;
-                        e_len <= tb_len;
                         e_n <= tb_len[10:0] + 11'd9;
-                        es <= E_CRC;
+                        es <= E_SCAN;
                     end
                 end
-                E_CRC: begin
-                    if (e_i != e_n) e_i <= e_i + 11'd1;
-                    e_pend <= e_i != e_n;
-                    if (e_pend) begin
-                        e_got <= e_got + 11'd1;
-                        if (e_got + 11'd1 == e_n) begin
-                            e_crc <= ~crc32_byte(e_crc, src);
-                            e_p <= 11'd0;
-                            e_q <= 11'd0;
-                            es <= E_SCAN;
-                        end else e_crc <= crc32_byte(e_crc, src);
-                    end
-                end
-                // COBS: a block is up to 254 non-zero bytes, ended by a zero or the end
+                // COBS: a block is up to 254 non-zero bytes, ended by a zero or the end. The
+                // scan reads every byte once, in order, so it also runs the CRC: the CRC bytes
+                // are read only after all the bytes they cover.
                 E_SCAN: begin
                     if (e_blk == 11'd254 || e_q == e_t) es <= E_CODE;
                     else begin
@@ -914,6 +929,7 @@ module nt_link #(
                 end
                 E_SCAN_WAIT: es <= E_SCAN_CHK;
                 E_SCAN_CHK: begin
+                    if (e_q < e_n) e_crc <= crc32_byte(e_crc, src);
                     if (src == 8'd0) es <= E_CODE;
                     else begin
                         e_q <= e_q + 11'd1;
