@@ -306,7 +306,6 @@ module nt_link #(
     reg        tb_acked;
     reg [7:0]  tb_type;
     reg [15:0] tb_len;
-    reg [31:0] tx_seq;
     reg [$clog2(RTO_CYCLES+1)-1:0] tb_timer;
     reg        retx_inc;
     // byte writer: the owner puts 1..4 bytes of a word at an address
@@ -341,7 +340,7 @@ module nt_link #(
         if (rst || link_reset) begin
             tb_state <= TB_FREE;
             tb_acked <= 1'b0;
-            tx_seq <= 32'd0;
+            tb_seq <= 32'hFFFFFFFF;     // the first frame is 0
             pw_left <= 3'd0;
         end else begin
             if (ack_seen && (tb_state == TB_READY || tb_state == TB_SENT)) tb_acked <= 1'b1;
@@ -366,8 +365,7 @@ module nt_link #(
                     if (tb_commit) begin
                         tb_type <= tb_owner ? pack_commit_type : disp_commit_type;
                         tb_len <= tb_owner ? pack_commit_len : disp_commit_len;
-                        tb_seq <= tx_seq;
-                        tx_seq <= tx_seq + 32'd1;
+                        tb_seq <= tb_seq + 32'd1;
                         tb_state <= TB_READY;
                     end
                 end
@@ -411,12 +409,13 @@ module nt_link #(
     reg [10:0] rp;                     // read pointer into the frame buffer
     reg [31:0] w;                      // fetched little-endian bytes; the word put or written
     reg [31:0] in_steps;               // ticks pushed since the RUN began
-    reg [31:0] adv_target;
     reg        adv_event;              // push `ev_x` once the target step is reached
-    reg [15:0] ev_left, ev_x;
+    reg [8:0]  ev_left;                // events left in the frame (at most 254)
+    reg [15:0] ev_x;
     reg [31:0] ev_base;
     reg [16:0] cw_addr;
-    reg [15:0] cw_left, cr_len;
+    reg [8:0]  cw_left;                // words left to write or read
+    reg [10:0] cr_len;
     reg [31:0] ctl_arg;                // CONTROL argument, CONFIG_READ address, ERROR detail
     reg [7:0]  ctl_op;
     reg [7:0]  err_code;
@@ -427,7 +426,7 @@ module nt_link #(
     reg        dup_inc, ooo_inc, evin_inc;
     wire       run_active;
     wire [31:0] ev_step = ev_base + {24'd0, w[31:24]};
-    wire [31:0] adv_gap = adv_target - in_steps;
+    wire [31:0] adv_gap = w - in_steps;   // in D_ADV, w holds the target step
     wire [15:0] payload_words = (r_len - 16'd4) >> 2;
     wire enc_idle;
 
@@ -517,24 +516,24 @@ module nt_link #(
                 fetch(3'd2, D_EV_COUNT);
             end
             D_EV_COUNT: begin
-                ev_left <= w[15:0];
-                if (r_len != 16'd6 + {w[13:0], 2'b00}) error(E_BAD_CONFIG, {16'd0, r_len});
+                ev_left <= w[8:0];
+                if (w[15:9] != 7'd0 || r_len != 16'd6 + {5'd0, w[8:0], 2'b00}) error(E_BAD_CONFIG, {16'd0, r_len});
                 else ds <= D_EV_NEXT;
             end
-            D_EV_NEXT: if (ev_left == 16'd0) ds <= D_DONE; else fetch(3'd4, D_EV);
+            D_EV_NEXT: if (ev_left == 9'd0) ds <= D_DONE; else fetch(3'd4, D_EV);
             D_EV: begin
                 ev_x <= w[15:0];
-                ev_left <= ev_left - 16'd1;
-                adv_target <= ev_step;
+                ev_left <= ev_left - 9'd1;
+                w <= ev_step;
                 adv_event <= 1'b1;
                 ds <= D_ADV;
             end
             D_TICK: begin
-                adv_target <= w;
                 adv_event <= 1'b0;
                 ds <= D_ADV;
             end
-            // Push ticks until the input has reached adv_target, then the event, if any.
+            // Push ticks until the input has reached the target step (w), then the event, if
+            // any.
             D_ADV: begin
                 if (in_valid) begin
                     if (in_ready) begin
@@ -542,7 +541,7 @@ module nt_link #(
                         in_steps <= in_steps + 32'd1;
                     end
                 end else if (adv_gap[31]) begin
-                    error(E_BAD_STATE, adv_target);     // an event for a step already run
+                    error(E_BAD_STATE, w);     // an event for a step already run
                 end else if (adv_gap != 32'd0) begin
                     in_valid <= 1'b1;
                     in_data <= 16'h8000;
@@ -568,18 +567,18 @@ module nt_link #(
             // CONFIG_WRITE: address u32, words
             D_CW_ADDR: begin
                 cw_addr <= w[16:0];
-                cw_left <= payload_words;
+                cw_left <= payload_words[8:0];
                 if (r_len[1:0] != 2'd0 || r_len < 16'd4 || w[31:17] != 15'd0
                     || {15'd0, w[16:0]} + {16'd0, payload_words} > 32'h20000)
                     error(E_BAD_CONFIG, w);
                 else ds <= D_CW_NEXT;
             end
-            D_CW_NEXT: if (cw_left == 16'd0) ds <= D_DONE; else fetch(3'd4, D_CW);
+            D_CW_NEXT: if (cw_left == 9'd0) ds <= D_DONE; else fetch(3'd4, D_CW);
             D_CW: begin
                 if (cfg_valid && cfg_ready) begin
                     cfg_valid <= 1'b0;
                     cw_addr <= cw_addr + 17'd1;
-                    cw_left <= cw_left - 16'd1;
+                    cw_left <= cw_left - 9'd1;
                     ds <= D_CW_NEXT;
                 end else if (!cfg_valid) begin
                     cfg_valid <= 1'b1;
@@ -593,8 +592,8 @@ module nt_link #(
                 fetch(3'd2, D_CR_LEN);
             end
             D_CR_LEN: begin
-                cw_left <= {2'b00, w[15:2]};
-                cr_len <= w[15:0];
+                cw_left <= w[10:2];     // at most 255 words, or an error below
+                cr_len <= w[10:0];
                 if (r_len != 16'd6 || w[1:0] != 2'd0 || w[15:0] > 16'd1020
                     || ctl_arg[31:17] != 15'd0
                     || {15'd0, ctl_arg[16:0]} + {18'd0, w[15:2]} > 32'h20000)
@@ -606,7 +605,7 @@ module nt_link #(
                 put(11'd9, 3'd4, ctl_arg, D_CR_REQ);
             end
             D_CR_REQ: begin
-                if (cw_left == 16'd0) commit(T_CFG_D, cr_len + 16'd4);
+                if (cw_left == 9'd0) commit(T_CFG_D, {5'd0, cr_len} + 16'd4);
                 else if (cfg_valid && cfg_ready) begin
                     cfg_valid <= 1'b0;
                     ds <= D_CR_WAIT;
@@ -617,7 +616,7 @@ module nt_link #(
             end
             D_CR_WAIT: if (cfg_rvalid) begin
                 cw_addr <= cw_addr + 17'd1;
-                cw_left <= cw_left - 16'd1;
+                cw_left <= cw_left - 9'd1;
                 put_at <= put_at + 11'd4;
                 put(put_at, 3'd4, cfg_rdata, D_CR_REQ);
             end
@@ -630,11 +629,10 @@ module nt_link #(
                 ctl_arg <= w;
                 case (ctl_op)
                     8'd0: begin                 // RESET: flags, then CLEAR
-                        cw_left <= 16'd2;
+                        cw_left <= 9'd2;
                         ds <= D_RESET;
                     end
                     8'd1: if (!run_active) begin  // RUN n
-                        adv_target <= w;
                         adv_event <= 1'b0;
                         ds <= D_ADV;
                     end
@@ -644,17 +642,17 @@ module nt_link #(
             D_RESET: begin
                 if (cfg_valid && cfg_ready) begin
                     cfg_valid <= 1'b0;
-                    cw_left <= cw_left - 16'd1;
+                    cw_left <= cw_left - 9'd1;
                 end else if (!cfg_valid) begin
-                    if (cw_left == 16'd0) begin
+                    if (cw_left == 9'd0) begin
                         in_steps <= 32'd0;
                         run_reset <= 1'b1;
                         ds <= D_DONE;
                     end else begin
                         cfg_valid <= 1'b1;
                         cfg_we <= 1'b1;
-                        cw_addr <= (cw_left == 16'd2) ? 17'd1 : 17'd0;
-                        w <= (cw_left == 16'd2) ? 32'h3F : 32'd1;
+                        cw_addr <= (cw_left == 9'd2) ? 17'd1 : 17'd0;
+                        w <= (cw_left == 9'd2) ? 32'h3F : 32'd1;
                     end
                 end
             end

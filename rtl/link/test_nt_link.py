@@ -86,7 +86,7 @@ class Host:
         link = self.dut.link
         return ", ".join(f"{k}={getattr(link, k).value}" for k in (
             "ds", "es", "ps", "tb_state", "p_active", "out_steps", "p_target", "p_count",
-            "in_steps", "rx_expected", "tx_seq", "buf_full"))
+            "in_steps", "rx_expected", "tb_seq", "buf_full"))
 
     async def until(self, done, limit: int = 400_000) -> list:
         got = []
