@@ -3,7 +3,7 @@
 // core, its output spikes back as EVENTS and TICK frames, STATUS counters, ERROR reports.
 //
 // Units, each one always block:
-//   rx   UART bytes -> COBS decode -> CRC-32 -> header check, one byte per clock, no stall:
+//   rx   UART bytes -> COBS decode -> CRC-32 (a bit per clock) -> header check, no stall:
 //        frame bytes go to the frame buffer when it is free; ACK and NAK are acted on here
 //        from the captured header, so they pass even while the buffer is busy.
 //   disp takes a stored frame: sequence check, then the packet, reading its bytes from the
@@ -12,7 +12,7 @@
 //        the TICK that ends a RUN.
 //   txb  the transmit buffer: one sequenced frame, kept until acknowledged (stop and wait),
 //        sent again on NAK or after RTO_CYCLES; a byte writer shared by its owner.
-//   enc  CRC pass, COBS encode, UART: control frames (ACK, NAK, HELLO) from registers first,
+//   enc  COBS encode (its scan also runs the CRC), UART: control frames (ACK, NAK, HELLO) from registers first,
 //        then the buffered frame.
 //
 // Differences from a host end, by design: the receive window and the credit are one frame
