@@ -310,7 +310,7 @@ module nt_link #(
     reg        retx_inc;
     // byte writer: the owner puts 1..4 bytes of a word at an address
     reg [10:0] pw_addr;
-    reg [31:0] pw_word;
+    reg [1:0]  pw_k;                   // the byte of the owner's word being written
     reg [2:0]  pw_left;
     // requests from the owners
     reg        disp_want, pack_want;
@@ -325,6 +325,9 @@ module nt_link #(
     wire       enc_sending_seq;        // the encoder is reading the buffered frame
     wire       enc_sent;               // pulse: the buffered frame went out
     wire pw_idle = pw_left == 3'd0;
+    // The owner's word keeps still until the writer is idle again (disp in D_PUT, pack in
+    // P_PUT), so the writer takes its bytes from it rather than from a copy.
+    wire [7:0] pw_byte = tb_owner ? pack_put_word[8 * pw_k +: 8] : w[8 * pw_k +: 8];
     wire grant_disp = tb_state == TB_BUILD && !tb_owner;
     wire grant_pack = tb_state == TB_BUILD && tb_owner;
     assign tb_commit = !rst && !link_reset && tb_state == TB_BUILD && pw_idle
@@ -334,7 +337,7 @@ module nt_link #(
         retx_inc <= 1'b0;
         if (pw_left != 3'd0) begin
             pw_addr <= pw_addr + 11'd1;
-            pw_word <= pw_word >> 8;
+            pw_k <= pw_k + 2'd1;
             pw_left <= pw_left - 3'd1;
         end
         if (rst || link_reset) begin
@@ -359,7 +362,7 @@ module nt_link #(
                     if (pw_idle && tb_owner && pack_cancel) tb_state <= TB_FREE;
                     if (pw_idle && (tb_owner ? pack_put : disp_put)) begin
                         pw_addr <= tb_owner ? pack_put_addr : disp_put_addr;
-                        pw_word <= tb_owner ? pack_put_word : w;
+                        pw_k <= 2'd0;
                         pw_left <= tb_owner ? pack_put_n : disp_put_n;
                     end
                     if (tb_commit) begin
@@ -391,7 +394,7 @@ module nt_link #(
     wire [10:0] txm_raddr;
     wire [7:0]  txm_rdata;
     nt_ram #(.WIDTH(8), .DEPTH(2048)) tx_mem (
-        .clk(clk), .we(pw_left != 3'd0), .waddr(pw_addr), .wdata(pw_word[7:0]),
+        .clk(clk), .we(pw_left != 3'd0), .waddr(pw_addr), .wdata(pw_byte),
         .re(1'b1), .raddr(txm_raddr), .rdata(txm_rdata));
 
     // -------------------------------------------------------------------------- dispatcher
