@@ -8,7 +8,8 @@ The pipeline for one lead of a record (MIT-BIH: MLII at 360 Hz):
    state); each beat's R peak refined to the largest |ECG| within 50 ms; a window from 250 ms
    before to 450 ms after it, in units of the median R amplitude of the last 16 beats; its
    deviation from the median of the previous 32 windows (the patient's dominant beat); and the
-   RR intervals (previous, next, mean of the last 10, mean of the last 300), in s;
+   RR intervals (previous, next, mean of the last 10, mean of the last 300) and the RR
+   irregularity (median absolute successive difference of the last 8), in s;
 3. :class:`BeatEncoding`: window and deviation through the ``sensors`` level-crossing encoder
    (a companded ladder of levels, UP and DOWN events per level) binned to 1/120-s steps, the
    RR intervals as log-ratios in thermometer population codes (one input per level, firing
@@ -54,7 +55,14 @@ DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "21
        "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")
 FS = 360.0
 LEAD = "MLII"
-N_RR = 4  # RR columns at the end of a feature row: previous, next, local mean, long mean (s)
+# RR columns at the end of a feature row: previous, next, local mean, long mean, and the
+# irregularity (median absolute difference of successive previous intervals), s.
+N_RR = 5
+# Prematurity and pause in units of the RR irregularity (at least this fraction of the local
+# mean RR, so that a very regular rhythm does not divide by ~0), coded as GAIN * asinh(z / 2):
+# the thermometer's -0.6 ... 0.6 then spans z of about -7 ... 7.
+IRREGULAR_FLOOR = 0.02
+IRREGULAR_GAIN = 0.3
 MODEL_KEY = "neurotwin_ecg"
 MODEL_FORMAT = 1
 
@@ -111,15 +119,22 @@ def refine_peaks(clean: np.ndarray, positions: np.ndarray, fs: float,
     return np.clip(pos - radius + near.argmax(axis=1), 0, clean.size - 1)
 
 
-def rr_intervals(r: np.ndarray, fs: float, local: int = 10, long: int = 300) -> np.ndarray:
+def rr_intervals(r: np.ndarray, fs: float, local: int = 10, long: int = 300,
+                 irregular: int = 8) -> np.ndarray:
     """RR features per beat, s: [previous, next, mean of the last ``local``, mean of the last
-    ``long`` previous intervals] (causal except "next", which needs the following beat).
+    ``long`` previous intervals, median absolute difference of the last ``irregular``
+    successive previous intervals] (causal except "next", which needs the following beat).
 
-    The first beat borrows its next interval as previous and the last its previous as next.
+    The irregularity tells a premature beat in a regular rhythm (small: one ectopic beat moves
+    the median little) from an irregular rhythm such as atrial fibrillation (large), where
+    every other beat looks premature. The first beat borrows its next interval as previous
+    and the last its previous as next.
     """
     n = r.size
     if n < 2:
-        return np.full((n, N_RR), 1.0)
+        out = np.full((n, N_RR), 1.0)
+        out[:, 4] = 0.0
+        return out
     rr = np.diff(r) / fs
     pre = np.concatenate([rr[:1], rr])
     post = np.concatenate([rr, rr[-1:]])
@@ -130,7 +145,12 @@ def rr_intervals(r: np.ndarray, fs: float, local: int = 10, long: int = 300) -> 
         lo = np.maximum(idx - k, 0)
         return (csum[idx] - csum[lo]) / (idx - lo)
 
-    return np.column_stack([pre, post, running_mean(local), running_mean(long)])
+    step = np.abs(np.diff(pre, prepend=pre[0]))  # |RR_i - RR_(i-1)|, known at beat i
+    # Median of step[i - irregular + 1 .. i]: _running_median covers the rows before i, so
+    # it is fed the steps shifted by one (the first beat: its next step, one beat of latency).
+    ahead = np.concatenate([step[1:], step[-1:]])
+    irregularity = _running_median(ahead[:, None], irregular)[:, 0]
+    return np.column_stack([pre, post, running_mean(local), running_mean(long), irregularity])
 
 
 def _running_median(rows: np.ndarray, k: int, block: int = 256) -> np.ndarray:
@@ -151,7 +171,7 @@ def _running_median(rows: np.ndarray, k: int, block: int = 256) -> np.ndarray:
 def beat_features(signal: np.ndarray, fs: float, positions: np.ndarray,
                   before_s: float = 0.25, after_s: float = 0.45,
                   n_recent: int = 16, n_template: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows of beats of one lead: [window..., deviation..., 4 RR intervals (s)].
+    """Feature rows of beats of one lead: [window..., deviation..., 5 RR columns (s)].
 
     The window is the band-passed ECG around the R peak in units of the median R amplitude of
     the last ``n_recent`` beats; the deviation is the window minus the column-wise median of
@@ -165,7 +185,8 @@ def beat_features(signal: np.ndarray, fs: float, positions: np.ndarray,
         before_s, after_s: window around the R peak, s.
 
     Returns:
-        X [beats, 2 window + 4] float32 and the refined R sample of every beat.
+        X [beats, 2 window + N_RR] float32 (:func:`rr_intervals`) and the refined R sample
+        of every beat.
     """
     clean = EcgFilter(fs)(np.asarray(signal, float))
     r = refine_peaks(clean, positions, fs)
@@ -205,6 +226,9 @@ class BeatEncoding:
         phase_segments: phase inputs (equal segments of the window).
         phase_period: phase inputs fire every this many steps inside their segment.
         tail: silent steps after the window (the two Dense delays of a 2-layer network).
+        rr_irregularity: also code prematurity and pause relative to the RR irregularity
+            (two more RR features, :meth:`rr_codes`; off by default, and model files written
+            before they existed read as off).
     """
 
     fs: float = FS
@@ -217,6 +241,7 @@ class BeatEncoding:
     phase_segments: int = 7
     phase_period: int = 2
     tail: int = 2
+    rr_irregularity: bool = False
 
     def __post_init__(self) -> None:
         if 0.0 not in self.levels:
@@ -241,7 +266,7 @@ class BeatEncoding:
 
     @property
     def n_rr_features(self) -> int:
-        return 6
+        return 8 if self.rr_irregularity else 6
 
     @property
     def n_inputs(self) -> int:
@@ -249,14 +274,23 @@ class BeatEncoding:
                 + self.phase_segments)
 
     def rr_codes(self, rr: np.ndarray) -> np.ndarray:
-        """RR intervals [beats, 4] (s) -> log-ratio features [beats, 6]: previous, next and local
-        mean over the long mean; previous and next over the local mean; the long mean (s)."""
-        pre, post, local, long = (np.maximum(rr[:, k], 1e-3) for k in range(N_RR))
-        return np.log(np.column_stack([pre / long, post / long, local / long, pre / local,
-                                       post / local, long]))
+        """RR intervals [beats, 5] (s) -> features [beats, 6 or 8]: the log-ratios of previous,
+        next and local mean over the long mean, of previous and next over the local mean, and
+        the log long mean (s); with ``rr_irregularity`` also the prematurity and the pause in
+        units of the recent irregularity: (local - previous) / irregularity and (next - local)
+        / irregularity, compressed by asinh. A premature beat in a regular rhythm scores high,
+        the beats of an irregular rhythm (atrial fibrillation) low, however short their RR."""
+        pre, post, local, long = (np.maximum(rr[:, k], 1e-3) for k in range(4))
+        codes = np.log(np.column_stack([pre / long, post / long, local / long, pre / local,
+                                        post / local, long]))
+        if not self.rr_irregularity:
+            return codes
+        spread = np.maximum(rr[:, 4], IRREGULAR_FLOOR * local)
+        z = np.column_stack([(local - pre) / spread, (post - local) / spread])
+        return np.hstack([codes, IRREGULAR_GAIN * np.arcsinh(z / 2.0)])
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        """uint8 spikes [beats, n_steps, n_inputs] of feature rows X [beats, 2 window + 4]."""
+        """uint8 spikes [beats, n_steps, n_inputs] of feature rows X [beats, 2 window + 5]."""
         X = np.asarray(X, dtype=np.float64)
         w = self.window
         if X.ndim != 2 or X.shape[1] != 2 * w + N_RR:
@@ -299,6 +333,7 @@ class BeatEncoding:
     def from_json(cls, text: str) -> BeatEncoding:
         d = json.loads(text)
         d["levels"], d["rr_edges"] = tuple(d["levels"]), tuple(d["rr_edges"])
+        d.setdefault("rr_irregularity", False)  # files from before the feature
         return cls(**d)
 
 
@@ -499,7 +534,7 @@ class RecordBeats:
 
     Attributes:
         record: record name.
-        X: feature rows [beats, window + 4].
+        X: feature rows [beats, 2 window + 5].
         reference: AAMI letter of each row's reference beat ("" for a detection that matches
             none: an extra beat).
         sample: R sample of each row.

@@ -99,6 +99,7 @@ def test_train_writes_a_model_with_progress_and_seed(tmp_path, capsys):
     assert model.network_.sizes[1:] == [8, 5]
     assert model.training_["split"] == "ds1" and model.training_["records"] == ["208"]
     assert model.training_["seed"] == 3 and model.random_state == 3
+    assert not model.encoding_.rr_irregularity  # an opt-in experiment (docs/ecg.md)
     again = tmp_path / "again.nir"
     assert main([*args[:7], str(again), *args[8:]]) == 0  # the same seed, the same network
     assert EcgBeatClassifier.load(again).network_ == model.network_

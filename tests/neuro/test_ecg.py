@@ -1,6 +1,7 @@
 """The level-1 beat classifier: features, spike encoding, training, decisions and AAMI scores."""
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from neuro.ecg import (
     CLASSES,
+    N_RR,
     BeatEncoding,
     EcgBeatClassifier,
     EcgError,
@@ -48,15 +50,33 @@ def test_rr_features_are_causal_but_for_the_next_interval():
     later[30:] += 90  # change the rhythm from beat 30 on
     a, b = rr_intervals(r, FS), rr_intervals(later, FS)
     np.testing.assert_array_equal(a[:29], b[:29])  # beat 29's next interval changed
-    assert a[29, 1] != b[29, 1] and np.array_equal(a[29, [0, 2, 3]], b[29, [0, 2, 3]])
-    np.testing.assert_allclose(a[5], [300 / FS] * 4)
+    assert a[29, 1] != b[29, 1] and np.array_equal(a[29, [0, 2, 3, 4]], b[29, [0, 2, 3, 4]])
+    np.testing.assert_allclose(a[5], [300 / FS] * 4 + [0.0])
+
+
+def test_prematurity_is_relative_to_the_rhythms_irregularity():
+    rng = np.random.default_rng(0)
+    regular = np.full(60, 0.8)
+    regular[40], regular[41] = 0.5, 1.1  # a premature beat and its compensatory pause
+    irregular = rng.uniform(0.5, 1.1, 60)  # atrial fibrillation: every RR is different
+    irregular[40] = 0.5
+    enc = BeatEncoding(rr_irregularity=True)
+    codes = [enc.rr_codes(rr_intervals(np.cumsum(np.round(FS * x)), FS))
+             for x in (regular, irregular)]
+    # Both beats 40 are as short (RR 0.5 s) against a similar local mean; only the one in the
+    # regular rhythm is premature in units of the irregularity, and only it has a pause.
+    assert codes[0].shape == (60, 8) and enc.n_rr_features == 8
+    assert codes[0][40, 6] > 0.6 > 0.3 > codes[1][40, 6]
+    assert codes[0][40, 7] > 0.6 and abs(codes[0][20, 6]) < 1e-9
+    assert BeatEncoding().rr_codes(rr_intervals(
+        np.cumsum(np.full(20, 300)), FS)).shape == (20, 6)
 
 
 def test_features_hold_window_deviation_and_rr():
     rec = synthetic(1, 60)
     enc = BeatEncoding()
     X, r = beat_features(rec.signal[0], FS, rec.beats["sample"])
-    assert X.shape == (rec.beats.size, 2 * enc.window + 4) and X.dtype == np.float32
+    assert X.shape == (rec.beats.size, 2 * enc.window + N_RR) and X.dtype == np.float32
     # The fiducial point is the R peak (the window's largest value, at 250 ms).
     assert np.abs(r - rec.beats["sample"]).max() <= 0.02 * FS
     normal = rec.beats["aami"] == "N"
@@ -82,6 +102,12 @@ def test_encoding_is_the_level_crossing_encoders_events_plus_rr_and_phase():
     assert np.all(np.diff(rr.astype(int), axis=3) <= 0)
     assert rr[:, 1:enc.rr_period].sum() == 0 and rr[:, 0].sum() > 0
     assert BeatEncoding.from_json(enc.to_json()) == enc
+    # Model files from before the irregularity features read without them.
+    new = BeatEncoding(rr_irregularity=True)
+    assert new.n_inputs == enc.n_inputs + 20 and new(X).shape[2] == new.n_inputs
+    old = json.loads(new.to_json())
+    del old["rr_irregularity"]
+    assert BeatEncoding.from_json(json.dumps(old)) == enc
     with pytest.raises(ValueError, match="feature rows"):
         enc(X[:, :-1])
 
