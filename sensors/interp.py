@@ -21,7 +21,7 @@ whole units) that minimise squared error plus ``penalty`` per event from its las
 knot to the newest sample, and commits those more than ``lookahead`` samples old. The first
 line that fails puts a knot wherever one noisy sample leaves the corridor; the least-cost path
 spends knots where they remove the most error (about 3 dB more on MIT-BIH ECG at 0.2 events
-per sample, docs/sensors.md), at some 50 times the compute.
+per sample, docs/sensors.md), at some 12 times the compute.
 
 Timing: an event's ``t`` is the instant of its knot; :class:`InterpDeltaEncoder` emits it one
 sample later (when the next sample shows that the segment cannot go on), :class:`KnotEncoder`
@@ -49,6 +49,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 
 from sensors.encoders import _BLOCK, _check_fs, _per_channel, check_address_space
 from sensors.events import DOWN, EVENT_DTYPE, UP, make_events, sample_index, sample_times_us
@@ -149,48 +151,99 @@ def _stream_order(sample: np.ndarray, address: np.ndarray, polarity: np.ndarray,
     return out_sample, out_address, out_polarity
 
 
-@numba.njit(cache=True, nogil=True)
-def _best_path(ring: np.ndarray, mask: int, ch: int, origin: float, resolution: float,
-               levels: int, max_gap: int, penalty: float, c: int, nc: int, b_prev: int,
-               end: int, best: np.ndarray, prev: np.ndarray, units: np.ndarray) -> None:
-    """Least-cost knots for one channel from the committed knot ``c`` (``nc`` units) to a knot
-    on ``end``, with every knot after ``b_prev``: dynamic programming over t in
-    (b_prev, end], entries at t - b_prev - 1 of ``best`` (cost), ``prev`` (the knot before)
-    and ``units`` (the knot's value: the sample rounded to whole units).
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c with one rounding (the llvm.fma intrinsic: one instruction where the CPU has
+    FMA)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
 
-    The cost of a segment s -> t is the squared error of the line between the two knot values
-    over the samples strictly between them, the rounding error of the sample on t, and
-    ``penalty`` per event that the knot on t takes. The sums of the error are accumulated as s
-    steps back from t, in terms of y = x - v(t) and r = t - k, so each candidate costs O(1):
-    sum e^2 = sum y^2 - 2 dv sum r y + dv^2 sum r^2, with dv = (v(s) - v(t)) / (t - s).
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def _divide(a: float, b: float, y: float) -> float:
+    """a / b, correctly rounded like the division, with ``y`` = 1 / b (rounded): without a
+    division instruction, which is slow and does not pipeline. The first correction makes the
+    quotient faithful (within an ulp), the second rounds it correctly (Markstein, "Computation
+    of elementary functions on the IBM RISC System/6000 processor", IBM J. Res. Dev. 34(1),
+    1990: with y within half an ulp of 1 / b and q within an ulp of a / b, the remainder
+    a - b q is exact and q + (a - b q) y rounds to a / b), barring underflow (the caller keeps
+    a to magnitudes where it cannot happen)."""
+    q = a * y
+    q = _fma(_fma(-q, b, a), y, q)
+    return _fma(_fma(-q, b, a), y, q)
+
+
+@numba.njit(cache=True, nogil=True)
+def _segment_rows(xs: np.ndarray, units: np.ndarray, base: int, t_first: int, n: int,
+                  origin: float, resolution: float, levels: int, max_gap: int,
+                  exact: bool, tables: np.ndarray, work: np.ndarray, err: np.ndarray,
+                  steps: np.ndarray, col: int) -> None:
+    """The part of the cost of every segment that ends on one of the ``n`` samples from
+    ``t_first`` that depends on the samples alone. Sample k is ``xs[k - base]``; ``units``,
+    indexed alike, gets the knot value on each t (the sample rounded to whole units, as a
+    float) and must hold those on the samples before (0 on -1: the origin).
+
+    For t = t_first + i and each length d <= ``max_gap`` (from the knot on s = t - d >= -1):
+    ``err[d, col + i]``, the squared error of the line between the two knots over the samples
+    strictly between them plus the rounding error of the sample on t, and ``steps[d, col + i]``,
+    the events that the knot on t takes after the one on s. The sums are accumulated as s
+    steps back from t, in terms of y = x - v(t) and r = t - k: sum e^2 = sum y^2
+    - 2 dv sum r y + dv^2 sum r^2, with dv = (v(s) - v(t)) / (t - s) and sum r^2 from
+    ``tables[0]`` (``tables[1]``: 1 / d), the expression and order of operations of the
+    reference loop that tried each segment in turn. The loops run over t innermost, so they
+    vectorise; each t's sums still add up in the same order. ``exact``: divide by d with
+    :func:`_divide` and count the events in floating point (else with the division
+    instruction and whole numbers; the caller sets it where the first is exact). ``work``:
+    scratch, [4, n] at least.
     """
-    for j in range(end - b_prev):
-        t = b_prev + 1 + j
-        xt = ring[ch, t & mask]
-        nt = np.int64(np.floor((xt - origin) / resolution + 0.5))
-        units[j] = nt
-        vt = origin + resolution * nt
-        own = (xt - vt) * (xt - vt)
-        low, arg = np.inf, -1
-        sum_y2, sum_ry = 0.0, 0.0
-        for s in range(t - 1, max(c, t - max_gap) - 1, -1):
-            if s + 1 < t:
-                y = ring[ch, (s + 1) & mask] - vt
-                sum_y2 += y * y
-                sum_ry += (t - s - 1) * y
-            if s != c and s <= b_prev:
-                continue  # a knot between c and b_prev would precede the committed ones
-            ns, cost = (nc, 0.0) if s == c else (units[s - b_prev - 1], best[s - b_prev - 1])
-            span = t - s
-            dv = resolution * (ns - nt) / span
-            sum_r2 = (span - 1) * span * (2 * span - 1) / 6.0
-            size = abs(nt - ns)
-            events = 1 if size == 0 else (size + levels - 2) // (levels - 1)
-            cost += sum_y2 - 2.0 * dv * sum_ry + dv * dv * sum_r2 + own + penalty * events
-            if cost < low:
-                low, arg = cost, s
-        best[j] = low
-        prev[j] = arg
+    k0 = t_first - base
+    vt, own, sum_y2, sum_ry = work[0, :n], work[1, :n], work[2, :n], work[3, :n]
+    un = units[k0:k0 + n]
+    xt = xs[k0:k0 + n]
+    for i in range(n):
+        nt = np.floor((xt[i] - origin) / resolution + 0.5)
+        un[i] = nt
+        vt[i] = origin + resolution * nt
+        own[i] = (xt[i] - vt[i]) * (xt[i] - vt[i])
+        sum_y2[i] = 0.0
+        sum_ry[i] = 0.0
+    # Changes of at least ``levels`` units take ceil(size / (levels - 1)) events: with
+    # h = 1 / (levels - 1) rounded, ceil(size h - h / 2) is that for sizes below 2^50.
+    h = 1.0 / (levels - 1)
+    for d in range(1, max_gap + 1):
+        if d > 1:
+            xa = xs[k0 - d + 1:k0 - d + 1 + n]
+            r = float(d - 1)
+            for i in range(n):
+                y = xa[i] - vt[i]
+                sum_y2[i] += y * y
+                sum_ry[i] += r * y
+        us = units[k0 - d:k0 - d + n]
+        e_d, s_d = err[d, col:col + n], steps[d, col:col + n]
+        r2, inverse, span = tables[0, d], tables[1, d], float(d)
+        # (Loops over few arrays each: the compiler vectorises them only when it can check
+        # at run time that they do not overlap, and it checks a few pairs at most.)
+        if exact:
+            for i in range(n):
+                dv = _divide(resolution * (us[i] - un[i]), span, inverse)
+                e_d[i] = sum_y2[i] - 2.0 * dv * sum_ry[i] + dv * dv * r2 + own[i]
+        else:
+            for i in range(n):
+                dv = resolution * (us[i] - un[i]) / span
+                e_d[i] = sum_y2[i] - 2.0 * dv * sum_ry[i] + dv * dv * r2 + own[i]
+        if exact:
+            for i in range(n):
+                size = abs(us[i] - un[i])
+                s_d[i] = 1.0 if size < levels else max(1.0, np.ceil(size * h - 0.5 * h))
+        else:
+            for i in range(n):
+                size = abs(us[i] - un[i])
+                s_d[i] = 1.0 if size < levels else float(
+                    (np.int64(size) + levels - 2) // (levels - 1))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -203,73 +256,186 @@ def _knot_dp_events(x: np.ndarray, offset: int, flush: bool, origin: np.ndarray,
     ``offset`` of the stream (with ``flush``, after the block: end the stream on its last
     sample).
 
-    Samples go into ``ring`` (a power-of-two ring indexed by stream sample). Every ``hop``
-    samples, when sample g arrives, each channel's least-cost path from its committed knot to
-    a knot on g is found (:func:`_best_path`) and its knots up to g - ``lookahead`` are
-    committed and sent, in stream order across channels; later knots wait for more lookahead
-    (the next path may move them). State per channel: ``penalty``, ``c`` and ``nc`` (last
-    committed knot, its units); ``b_prev[0]``: the sample up to which knots are committed.
-    Returns the number of events (buffers as in :func:`_knot_events`).
+    ``ring`` (a power-of-two ring indexed by stream sample) keeps each channel's last samples
+    between blocks. Every ``hop`` samples, when sample g arrives, each channel's least-cost
+    path from its committed knot to a knot on g is found by dynamic programming over t in
+    (b_prev, g], every knot after b_prev; its knots up to g - ``lookahead`` are committed and
+    sent; later knots wait for more lookahead (the next path may move them). A segment
+    s -> t costs ``err`` plus ``penalty`` times ``steps`` (:func:`_segment_rows`: computed
+    once per t, ``batch`` samples ahead, though each sample takes part in about
+    (hop + lookahead) / hop decisions). State per
+    channel: ``penalty``, ``c`` and ``nc`` (last committed knot, its units); ``b_prev[0]``: the
+    sample up to which knots are committed. Channels are independent, so each runs through
+    the block in turn with its state in locals; events go out channel by channel, each
+    channel's in time order (the caller puts them in stream order). Returns the number of
+    events (buffers as in :func:`_knot_events`).
+
+    Each cost is computed with the same expression as in the reference loop (the cost to s
+    plus (err + penalty * steps), 0 for the committed knot), and the choice is the same: the
+    least, among equals the knot nearest t, the committed knot only if strictly cheaper (the
+    loop tried s = t - 1, t - 2, ..., then the committed knot, keeping each strictly cheaper
+    one). So the events are bit for bit those of that loop (tests/sensors/test_interp.py).
     """
     n_ch, n_t = x.shape
-    mask = ring.shape[1] - 1
+    size_ring = ring.shape[1]
+    mask = size_ring - 1
     width_max = hop + lookahead
+    # Per length d, per t (modulo n_row columns): the err and steps of the segment that ends
+    # on t. Computed ``batch`` samples at a time, ahead of the decisions that need them, so
+    # that their loops are long.
+    batch = 256
+    n_row = 1 << int(np.ceil(np.log2(batch + size_ring)))
+    row_mask = n_row - 1
+    # (rows padded by a cache line: rows 4 KiB apart would share cache sets, and the
+    # decisions read down the columns)
+    err = np.zeros((max_gap + 1, n_row + 8))
+    steps = np.ones((max_gap + 1, n_row + 8))
+    work = np.empty((4, batch))
+    tables = np.zeros((2, max_gap + 1))
+    for d in range(1, max_gap + 1):
+        tables[0, d] = (d - 1) * d * (2 * d - 1) / 6.0
+        tables[1, d] = 1.0 / d
+    # The path's cost to t = b_prev + 1 + j and the knot before t, at j.
     best = np.empty(width_max)
     prev = np.empty(width_max, np.int64)
-    units = np.empty(width_max, np.int64)
-    mark = np.zeros((n_ch, width_max), np.bool_)
-    knot_units = np.empty((n_ch, width_max), np.int64)
-    count = np.zeros(n_ch, np.int64)
+    stack = np.empty(width_max, np.int64)
+    # The channel's samples from offset - size_ring on (the ring, then the block), and the
+    # knot values on them: sample k at k - base.
+    base = offset - size_ring
+    xs = np.empty(size_ring + n_t)
+    units = np.zeros(size_ring + n_t)
+    # The first decision point at or after the block's first sample: every sample g with
+    # (g + 1) % hop == 0, once g - lookahead is past the committed boundary.
+    first = (offset + hop) // hop * hop - 1
     capacity = sample.size
     n = 0
-    for i in range(n_t + (1 if flush else 0)):
-        g = offset + i
-        if i < n_t:
-            for ch in range(n_ch):
-                ring[ch, g & mask] = x[ch, i]
-            if (g + 1) % hop != 0 or g - lookahead <= b_prev[0]:
-                continue
-            end, b_new = g, g - lookahead
-        else:
-            end = b_new = g - 1
-            if end <= b_prev[0]:
-                break
-        start = b_prev[0]
-        for ch in range(n_ch):
-            _best_path(ring, mask, ch, origin[ch], resolution[ch], levels, max_gap,
-                       penalty[ch], c[ch], nc[ch], start, end, best, prev, units)
-            mark[ch, :end - start] = False
-            t = end
-            while t > c[ch]:
-                j = t - start - 1
-                if t <= b_new:
-                    mark[ch, j] = True
-                    knot_units[ch, j] = units[j]
-                t = prev[j]
-        count[:] = 0
-        for j in range(b_new - start):
-            for ch in range(n_ch):
-                if not mark[ch, j]:
+    b_start = b_prev[0]
+    b = b_start
+    for ch in range(n_ch):
+        o, res = origin[ch], resolution[ch]
+        pen, cc, ncc = penalty[ch], c[ch], nc[ch]
+        for k in range(size_ring):
+            xs[k] = ring[ch, (base + k) & mask]
+        xs[size_ring:] = x[ch]
+        b = b_start
+        # Knot values on the samples that the first rows reach back to (0 on -1 and before).
+        for k in range(b + 1 - max_gap, b + 1):
+            units[k - base] = np.floor((xs[k - base] - o) / res + 0.5) if k >= 0 else 0.0
+        # The division without the division instruction is exact while the numerators,
+        # resolution times a whole number, stay far from underflow and overflow, and the
+        # event counts in floating point while the changes stay below 2^50 units.
+        big = 0.0
+        for k in range(size_ring + n_t):
+            big = max(big, abs(xs[k] - o))
+        exact = res > 1e-250 and big / res < 2.0 ** 46 and max_gap < 2 ** 20
+        done = b  # rows computed up to this sample
+        g_dec = first
+        while True:
+            if g_dec < offset + n_t:
+                g = g_dec
+                g_dec += hop
+                if g - lookahead <= b:
                     continue
-                change = knot_units[ch, j] - nc[ch]
+                end, b_new = g, g - lookahead
+            elif flush:
+                g = offset + n_t
+                end = b_new = g - 1
+                if end <= b:
+                    break
+            else:
+                break
+            while done < end:
+                # (split where the ring of columns wraps)
+                m = min(batch, offset + n_t - 1 - done, n_row - ((done + 1) & row_mask))
+                _segment_rows(xs, units, base, done + 1, m, o, res, levels, max_gap, exact,
+                              tables, work, err, steps, (done + 1) & row_mask)
+                done += m
+            # The least-cost path from (cc, ncc) to each t in (b, end]: four running minima
+            # over d = 1, 5, 9, ..., 2, 6, ..., 3, ..., 4, ... (independent, so they overlap),
+            # each keeping its first (nearest) knot among equals, then the least of them with
+            # the nearest knot among equals, then the committed knot if strictly cheaper.
+            for j in range(end - b):
+                t = b + 1 + j
+                k = t & row_mask
+                reach = min(max_gap, j)
+                l0 = l1 = l2 = l3 = np.inf
+                a0 = a1 = a2 = a3 = 0
+                d = 1
+                while d + 3 <= reach:
+                    v0 = best[j - d] + (err[d, k] + pen * steps[d, k])
+                    v1 = best[j - d - 1] + (err[d + 1, k] + pen * steps[d + 1, k])
+                    v2 = best[j - d - 2] + (err[d + 2, k] + pen * steps[d + 2, k])
+                    v3 = best[j - d - 3] + (err[d + 3, k] + pen * steps[d + 3, k])
+                    if v0 < l0:
+                        l0, a0 = v0, d
+                    if v1 < l1:
+                        l1, a1 = v1, d + 1
+                    if v2 < l2:
+                        l2, a2 = v2, d + 2
+                    if v3 < l3:
+                        l3, a3 = v3, d + 3
+                    d += 4
+                if d <= reach:
+                    v0 = best[j - d] + (err[d, k] + pen * steps[d, k])
+                    if v0 < l0:
+                        l0, a0 = v0, d
+                if d + 1 <= reach:
+                    v1 = best[j - d - 1] + (err[d + 1, k] + pen * steps[d + 1, k])
+                    if v1 < l1:
+                        l1, a1 = v1, d + 1
+                if d + 2 <= reach:
+                    v2 = best[j - d - 2] + (err[d + 2, k] + pen * steps[d + 2, k])
+                    if v2 < l2:
+                        l2, a2 = v2, d + 2
+                low, near = l0, a0
+                if l1 < low or (l1 == low and a1 != 0 and (near == 0 or a1 < near)):
+                    low, near = l1, a1
+                if l2 < low or (l2 == low and a2 != 0 and (near == 0 or a2 < near)):
+                    low, near = l2, a2
+                if l3 < low or (l3 == low and a3 != 0 and (near == 0 or a3 < near)):
+                    low, near = l3, a3
+                arg = t - near if near != 0 else -1
+                if t - cc <= max_gap:
+                    d = t - cc
+                    value = 0.0 + (err[d, k] + pen * steps[d, k])
+                    if value < low:
+                        low, arg = value, cc
+                best[j] = low
+                prev[j] = arg
+            # Commit the path's knots up to b_new, in time order.
+            m = 0
+            t = end
+            while t > cc:
+                if t <= b_new:
+                    stack[m] = t
+                    m += 1
+                t = prev[t - b - 1]
+            count = 0
+            for k in range(m - 1, -1, -1):
+                t = stack[k]
+                nt = np.int64(units[t - base])
+                change = nt - ncc
                 size = abs(change)
                 events = 1 if size == 0 else (size + levels - 2) // (levels - 1)
                 size -= (events - 1) * (levels - 1)
                 for _ in range(events):
                     if n < capacity:
-                        sample[n] = start + 1 + j
+                        sample[n] = t
                         address[n] = ch * levels + size
                         polarity[n] = UP if change >= 0 else DOWN
                     n += 1
                     size = levels - 1
-                count[ch] += events
-                c[ch] = start + 1 + j
-                nc[ch] = knot_units[ch, j]
-        if target > 0 and i < n_t:
-            for ch in range(n_ch):
-                penalty[ch] *= np.exp(gain * (count[ch] - target * (b_new - start))
-                                      / (target * window))
-        b_prev[0] = b_new
+                count += events
+                cc, ncc = t, nt
+            if target > 0 and g < offset + n_t:
+                pen *= np.exp(gain * (count - target * (b_new - b)) / (target * window))
+            b = b_new
+            if g >= offset + n_t:
+                break
+        for k in range(n_t, size_ring + n_t):
+            ring[ch, (base + k) & mask] = xs[k]
+        penalty[ch], c[ch], nc[ch] = pen, cc, ncc
+    b_prev[0] = b
     return n
 
 
@@ -510,8 +676,13 @@ class KnotEncoder:
                                 int(self.lookahead), float(self.target_rate), int(self.window),
                                 float(self.gain), *self._state(), sample, address, polarity)
             if n <= capacity:
-                return make_events(sample_times_us(sample[:n], self.fs), address[:n],
-                                   polarity[:n])
+                # Knots lie after the committed boundary at the block's start, up to its last
+                # sample.
+                first = int(saved[4][0]) + 1
+                sample, address, polarity = _stream_order(
+                    sample[:n], address[:n], polarity[:n], first,
+                    offset + block.shape[1] - first)
+                return make_events(sample_times_us(sample, self.fs), address, polarity)
             capacity = n
             for a, b in zip(self._state(), saved, strict=True):
                 a[:] = b

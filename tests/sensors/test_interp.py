@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from sensors.encoders import reconstruction_snr_db
-from sensors.events import DOWN, UP, load_events, sample_index, save_events
+from sensors.events import (
+    DOWN,
+    UP,
+    load_events,
+    make_events,
+    sample_index,
+    sample_times_us,
+    save_events,
+)
 from sensors.interp import InterpDeltaDecoder, InterpDeltaEncoder, KnotEncoder, decode_stream
 from sensors.pipeline import SenseConfig, sense
 from sensors.records import load
@@ -320,3 +328,180 @@ def test_knots_beat_the_first_line_that_fails_on_ecg(sample_dir):
         events, decoded = knot_roundtrip(x, KnotEncoder(penalty, FS, 0.005, origin=x[:, 0]))
         rate, snr = events.size / x.size, reconstruction_snr_db(x, decoded)
         assert rate <= 0.20 and snr >= low, (record, rate, snr)
+
+
+# The dynamic program as first written: one candidate at a time, each segment's sums
+# accumulated afresh (sensors/interp.py before it was vectorised). The encoder must give
+# exactly its events.
+
+
+def _reference_best_path(ring: np.ndarray, mask: int, ch: int, origin: float,
+                         resolution: float, levels: int, max_gap: int, penalty: float, c: int,
+                         nc: int, b_prev: int, end: int, best: np.ndarray, prev: np.ndarray,
+                         units: np.ndarray) -> None:
+    """Least-cost knots for one channel from the committed knot ``c`` (``nc`` units) to a knot
+    on ``end``, with every knot after ``b_prev``: dynamic programming over t in
+    (b_prev, end], entries at t - b_prev - 1 of ``best`` (cost), ``prev`` (the knot before)
+    and ``units`` (the knot's value: the sample rounded to whole units).
+
+    The cost of a segment s -> t is the squared error of the line between the two knot values
+    over the samples strictly between them, the rounding error of the sample on t, and
+    ``penalty`` per event that the knot on t takes. The sums of the error are accumulated as s
+    steps back from t, in terms of y = x - v(t) and r = t - k, so each candidate costs O(1):
+    sum e^2 = sum y^2 - 2 dv sum r y + dv^2 sum r^2, with dv = (v(s) - v(t)) / (t - s).
+    """
+    for j in range(end - b_prev):
+        t = b_prev + 1 + j
+        xt = ring[ch, t & mask]
+        nt = np.int64(np.floor((xt - origin) / resolution + 0.5))
+        units[j] = nt
+        vt = origin + resolution * nt
+        own = (xt - vt) * (xt - vt)
+        low, arg = np.inf, -1
+        sum_y2, sum_ry = 0.0, 0.0
+        for s in range(t - 1, max(c, t - max_gap) - 1, -1):
+            if s + 1 < t:
+                y = ring[ch, (s + 1) & mask] - vt
+                sum_y2 += y * y
+                sum_ry += (t - s - 1) * y
+            if s != c and s <= b_prev:
+                continue  # a knot between c and b_prev would precede the committed ones
+            ns, cost = (nc, 0.0) if s == c else (units[s - b_prev - 1], best[s - b_prev - 1])
+            span = t - s
+            dv = resolution * (ns - nt) / span
+            sum_r2 = (span - 1) * span * (2 * span - 1) / 6.0
+            size = abs(nt - ns)
+            events = 1 if size == 0 else (size + levels - 2) // (levels - 1)
+            cost += sum_y2 - 2.0 * dv * sum_ry + dv * dv * sum_r2 + own + penalty * events
+            if cost < low:
+                low, arg = cost, s
+        best[j] = low
+        prev[j] = arg
+
+
+def _reference_knot_dp(x: np.ndarray, offset: int, flush: bool, origin: np.ndarray,
+                    resolution: np.ndarray, levels: int, max_gap: int, hop: int,
+                    lookahead: int, target: float, window: int, gain: float, ring: np.ndarray,
+                    penalty: np.ndarray, c: np.ndarray, nc: np.ndarray, b_prev: np.ndarray,
+                    sample: np.ndarray, address: np.ndarray, polarity: np.ndarray) -> int:
+    """The knot placer over one block [channels, samples] whose first sample is number
+    ``offset`` of the stream (with ``flush``, after the block: end the stream on its last
+    sample).
+
+    Samples go into ``ring`` (a power-of-two ring indexed by stream sample). Every ``hop``
+    samples, when sample g arrives, each channel's least-cost path from its committed knot to
+    a knot on g is found (:func:`_reference_best_path`) and its knots up to g - ``lookahead`` are
+    committed and sent, in stream order across channels; later knots wait for more lookahead
+    (the next path may move them). State per channel: ``penalty``, ``c`` and ``nc`` (last
+    committed knot, its units); ``b_prev[0]``: the sample up to which knots are committed.
+    Returns the number of events (buffers as in :func:`_knot_events`).
+    """
+    n_ch, n_t = x.shape
+    mask = ring.shape[1] - 1
+    width_max = hop + lookahead
+    best = np.empty(width_max)
+    prev = np.empty(width_max, np.int64)
+    units = np.empty(width_max, np.int64)
+    mark = np.zeros((n_ch, width_max), np.bool_)
+    knot_units = np.empty((n_ch, width_max), np.int64)
+    count = np.zeros(n_ch, np.int64)
+    capacity = sample.size
+    n = 0
+    for i in range(n_t + (1 if flush else 0)):
+        g = offset + i
+        if i < n_t:
+            for ch in range(n_ch):
+                ring[ch, g & mask] = x[ch, i]
+            if (g + 1) % hop != 0 or g - lookahead <= b_prev[0]:
+                continue
+            end, b_new = g, g - lookahead
+        else:
+            end = b_new = g - 1
+            if end <= b_prev[0]:
+                break
+        start = b_prev[0]
+        for ch in range(n_ch):
+            _reference_best_path(ring, mask, ch, origin[ch], resolution[ch], levels, max_gap,
+                       penalty[ch], c[ch], nc[ch], start, end, best, prev, units)
+            mark[ch, :end - start] = False
+            t = end
+            while t > c[ch]:
+                j = t - start - 1
+                if t <= b_new:
+                    mark[ch, j] = True
+                    knot_units[ch, j] = units[j]
+                t = prev[j]
+        count[:] = 0
+        for j in range(b_new - start):
+            for ch in range(n_ch):
+                if not mark[ch, j]:
+                    continue
+                change = knot_units[ch, j] - nc[ch]
+                size = abs(change)
+                events = 1 if size == 0 else (size + levels - 2) // (levels - 1)
+                size -= (events - 1) * (levels - 1)
+                for _ in range(events):
+                    if n < capacity:
+                        sample[n] = start + 1 + j
+                        address[n] = ch * levels + size
+                        polarity[n] = UP if change >= 0 else DOWN
+                    n += 1
+                    size = levels - 1
+                count[ch] += events
+                c[ch] = start + 1 + j
+                nc[ch] = knot_units[ch, j]
+        if target > 0 and i < n_t:
+            for ch in range(n_ch):
+                penalty[ch] *= np.exp(gain * (count[ch] - target * (b_new - start))
+                                      / (target * window))
+        b_prev[0] = b_new
+    return n
+
+
+def reference_knots(x, penalty, resolution, levels=256, max_gap=32, hop=16, lookahead=32,
+                    origin=0.0, target_rate=0.0, window=1024, gain=0.3):
+    """Events of the plain loop over the whole of x, with the flush."""
+    n_ch = x.shape[0]
+    size = 1 << int(np.ceil(np.log2(hop + lookahead + max_gap + 1)))
+    state = [np.zeros((n_ch, size)), np.broadcast_to(np.asarray(penalty, float), n_ch).copy(),
+             np.full(n_ch, -1, np.int64), np.zeros(n_ch, np.int64), np.full(1, -1, np.int64)]
+    origin = np.broadcast_to(np.asarray(origin, float), n_ch).copy()
+    resolution = np.broadcast_to(np.asarray(resolution, float), n_ch).copy()
+    out = []
+    for block, offset, flush in ((x, 0, False), (np.empty((n_ch, 0)), x.shape[1], True)):
+        buffers = [np.empty(4 * x.size + 64, np.int64), np.empty(4 * x.size + 64, np.int64),
+                   np.empty(4 * x.size + 64, np.int8)]
+        n = _reference_knot_dp(block, offset, flush, origin, resolution, levels, max_gap, hop,
+                               lookahead, target_rate, window, gain, *state, *buffers)
+        out.append(make_events(sample_times_us(buffers[0][:n], FS), buffers[1][:n],
+                               buffers[2][:n]))
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("params", [
+    {"penalty": 0.05, "resolution": 0.01},
+    {"penalty": 0.02, "resolution": 0.02, "levels": 3, "max_gap": 7, "hop": 5,
+     "lookahead": 3},
+    {"penalty": np.array([0.01, 0.03, 0.002]), "resolution": 0.01, "target_rate": 0.15,
+     "window": 97, "max_gap": 40, "hop": 9, "lookahead": 20},
+])
+def test_knots_equal_the_plain_loop_bit_for_bit(rng, params):
+    """The vectorised placer (segment costs computed once per sample, divisions by FMA,
+    candidates in four running minima) gives exactly the events of the plain loop, ties and
+    rate controller included."""
+    x = walk(rng, samples=700)
+    x[1, 200:300] = 2.0  # a flat stretch: equal costs, knots every max_gap samples
+    x[2] = np.round(x[2], 1)  # samples on whole units: ties between candidates
+    expected = reference_knots(x, origin=x[:, 0], **params)
+    got, _ = knot_roundtrip(x, KnotEncoder(fs=FS, origin=x[:, 0], **params))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_knots_equal_the_plain_loop_with_huge_unit_counts(rng):
+    """Samples some 1e14 units from 0 (the ring's value before the stream): the placer
+    falls back to the division instruction and whole-number event counts, with the same
+    events."""
+    x = 1e3 + 1e-9 * walk(rng, channels=2, samples=300)
+    expected = reference_knots(x, 1e-20, 1e-11, origin=x[:, 0])
+    got, _ = knot_roundtrip(x, KnotEncoder(1e-20, FS, 1e-11, origin=x[:, 0]))
+    np.testing.assert_array_equal(got, expected)
