@@ -2,8 +2,9 @@
 
 Throughput: every encoder and the front-end chain (ADS1292 preset: noise, band limit,
 saturation, 24-bit quantisation) on one long multichannel input, one process, best of
-``--repeat`` runs, in samples (channels x samples) per CPU-second of this process, which is
-the per-core figure (numpy runs these loops on one thread), and per wall-clock second.
+``--repeat`` runs, in samples (channels x samples) per CPU-second of the thread that runs
+them, which is the per-core figure (numpy and numba run these loops on one thread), and per
+wall-clock second.
 
 Quality: reconstruction SNR (signal power about its mean over the error power, dB) against the
 event rate (events per sample per channel) for the delta, graded delta, interpolating
@@ -64,13 +65,14 @@ RESOLUTION = 1 / 1024  # knot value unit, as a fraction of the 0.5-99.5 percenti
 
 
 def best_time(fn, repeat: int) -> tuple[float, float]:
-    """Shortest wall-clock and shortest CPU time (this process) of ``repeat`` runs."""
+    """Shortest wall-clock and shortest CPU time of ``repeat`` runs (CPU time of this thread,
+    which runs the stage; other threads of the process do not count)."""
     wall = cpu = float("inf")
     for _ in range(repeat):
-        w, c = time.perf_counter(), time.process_time()
+        w, c = time.perf_counter(), time.thread_time()
         fn()
         wall = min(wall, time.perf_counter() - w)
-        cpu = min(cpu, time.process_time() - c)
+        cpu = min(cpu, time.thread_time() - c)
     return wall, cpu
 
 
@@ -88,7 +90,7 @@ def throughput(channels: int, samples: int,
     busy = 0.08
     busy_rate = GradedDeltaEncoder(busy, 360.0)(x).size / x.size
     interp_rate = InterpDeltaEncoder(busy, 360.0, 0.005)(x).size / x.size
-    # The knot placer is slow (a dynamic program per hop): timed on the first 1/10.
+    # The knot placer is the slowest (a two-step search per knot): timed on the first 1/10.
     short = np.ascontiguousarray(x[:, :samples // 10])
     knot_penalty = 0.004
     knots_rate = KnotEncoder(knot_penalty, 360.0, 0.005)(short).size / short.size

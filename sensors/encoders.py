@@ -745,8 +745,8 @@ ENCODERS: dict[str, str] = {
     "interp": "send-on-delta of piecewise-linear knots (first line that fails), change in "
               "the address (channel * levels + units); linear decoder, delay 32 samples "
               "(sensors.interp)",
-    "knots": "piecewise-linear knots by least cost with lookahead, events as interp; "
-             "linear decoder, delay 79 samples (sensors.interp)",
+    "knots": "piecewise-linear knots, each the best of 4 judged with the segment after it, "
+             "events as interp; linear decoder, delay 79 samples (sensors.interp)",
     "level": "level crossing on a fixed ladder: address = channel * levels + level",
     "rate": "Bernoulli rate coding between low and high (seeded)",
     "threshold": "threshold coding with hysteresis: ON at high, OFF at low",

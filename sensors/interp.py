@@ -15,28 +15,30 @@ level between events, the decoder (:class:`InterpDeltaDecoder`) draws the straig
 between consecutive knots, so between knots it follows slopes instead of a staircase; with a
 fixed threshold every decoded sample is within ``threshold + resolution / 2`` of the input.
 
-:class:`KnotEncoder` sends the same events but places the knots with lookahead: every ``hop``
-samples it finds, by dynamic programming, the knots on samples (values: the samples rounded to
-whole units) that minimise squared error plus ``penalty`` per event from its last committed
-knot to the newest sample, and commits those more than ``lookahead`` samples old. The first
-line that fails puts a knot wherever one noisy sample leaves the corridor; the least-cost path
-spends knots where they remove the most error (about 3 dB more on MIT-BIH ECG at 0.2 events
-per sample, docs/sensors.md), at some 12 times the compute.
+:class:`KnotEncoder` sends the same events but places the knots with lookahead: from its
+last knot it takes the few segment ends with the least squared error plus ``penalty`` per
+sample (each line from the last knot fitted by least squares), judges each together with the
+best segment that would follow it, and puts the knot where the pair costs least per sample,
+its value the line's end rounded to whole units. The first line that fails puts a knot
+wherever one noisy sample leaves the corridor; the lookahead spends knots where they remove
+the most error (about 4 dB more on MIT-BIH ECG at 0.2 events per sample, docs/sensors.md), at
+some 5 times the compute.
 
 Timing: an event's ``t`` is the instant of its knot; :class:`InterpDeltaEncoder` emits it one
 sample later (when the next sample shows that the segment cannot go on), :class:`KnotEncoder`
-up to ``hop + lookahead`` samples later. The decoder needs the knot that ends a segment before
-it can draw the segment, so it answers with a fixed delay, the encoder's ``delay``: ``max_gap``
-samples for :class:`InterpDeltaEncoder` (89 ms at 360 Hz for the default 32),
-``hop + lookahead + max_gap - 1`` for :class:`KnotEncoder` (79 samples, 219 ms at 360 Hz, by
-default). Each decoder call returns as many samples as it was given, the stream's samples
-``delay`` earlier (the first ``delay`` are the origin). At the end of a stream ``flush()`` on the
-encoder gives the last knots, and ``flush(events)`` on the decoder the last ``delay`` samples;
-:func:`decode_stream` decodes a whole stream's events (a file's) in one call.
+``max_gap + horizon - 1`` samples later (when it is final in every channel). The decoder
+needs the knot that ends a segment before it can draw the segment, so it answers with a fixed
+delay, the encoder's ``delay``: ``max_gap`` samples for :class:`InterpDeltaEncoder` (89 ms
+at 360 Hz for the default 32), ``2 max_gap + horizon - 1`` for :class:`KnotEncoder` (79
+samples, 219 ms at 360 Hz, by default). Each decoder call returns as many samples as it was
+given, the stream's samples ``delay`` earlier (the first ``delay`` are the origin). At the end
+of a stream ``flush()`` on the encoder gives the last knots, and ``flush(events)`` on the
+decoder the last ``delay`` samples; :func:`decode_stream` decodes a whole stream's events (a
+file's) in one call.
 
 Rate control: with ``target_rate`` set, each channel's threshold (penalty) follows its own
 event rate, causally. At fixed points of the stream (every ``window`` samples, or every
-decision for :class:`KnotEncoder`; counted from the start of the stream, so chunking does not
+knot for :class:`KnotEncoder`; counted from the start of the stream, so chunking does not
 move them) it is multiplied by exp(``gain`` * (events - target * samples) / (target *
 window)) over the samples since the last update: integral control, so it settles where the
 channel sends ``target_rate`` events per sample on average. The decoder needs neither the
@@ -49,8 +51,6 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from numba.core import types
-from numba.extending import intrinsic
 
 from sensors.encoders import _BLOCK, _check_fs, _per_channel, check_address_space
 from sensors.events import DOWN, EVENT_DTYPE, UP, make_events, sample_index, sample_times_us
@@ -151,291 +151,203 @@ def _stream_order(sample: np.ndarray, address: np.ndarray, polarity: np.ndarray,
     return out_sample, out_address, out_polarity
 
 
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """a * b + c with one rounding (the llvm.fma intrinsic: one instruction where the CPU has
-    FMA)."""
-    sig = types.float64(types.float64, types.float64, types.float64)
-
-    def codegen(context, builder, signature, args):
-        return builder.fma(*args)
-
-    return sig, codegen
-
-
 @numba.njit(cache=True, nogil=True)
-def _divide(a: float, b: float, y: float) -> float:
-    """a / b, correctly rounded like the division, with ``y`` = 1 / b (rounded): without a
-    division instruction, which is slow and does not pipeline. The first correction makes the
-    quotient faithful (within an ulp), the second rounds it correctly (Markstein, "Computation
-    of elementary functions on the IBM RISC System/6000 processor", IBM J. Res. Dev. 34(1),
-    1990: with y within half an ulp of 1 / b and q within an ulp of a / b, the remainder
-    a - b q is exact and q + (a - b q) y rounds to a / b), barring underflow (the caller keeps
-    a to magnitudes where it cannot happen)."""
-    q = a * y
-    q = _fma(_fma(-q, b, a), y, q)
-    return _fma(_fma(-q, b, a), y, q)
-
-
-@numba.njit(cache=True, nogil=True)
-def _segment_rows(xs: np.ndarray, units: np.ndarray, base: int, t_first: int, n: int,
-                  origin: float, resolution: float, levels: int, max_gap: int,
-                  exact: bool, tables: np.ndarray, work: np.ndarray, err: np.ndarray,
-                  steps: np.ndarray, col: int) -> None:
-    """The part of the cost of every segment that ends on one of the ``n`` samples from
-    ``t_first`` that depends on the samples alone. Sample k is ``xs[k - base]``; ``units``,
-    indexed alike, gets the knot value on each t (the sample rounded to whole units, as a
-    float) and must hold those on the samples before (0 on -1: the origin).
-
-    For t = t_first + i and each length d <= ``max_gap`` (from the knot on s = t - d >= -1):
-    ``err[d, col + i]``, the squared error of the line between the two knots over the samples
-    strictly between them plus the rounding error of the sample on t, and ``steps[d, col + i]``,
-    the events that the knot on t takes after the one on s. The sums are accumulated as s
-    steps back from t, in terms of y = x - v(t) and r = t - k: sum e^2 = sum y^2
-    - 2 dv sum r y + dv^2 sum r^2, with dv = (v(s) - v(t)) / (t - s) and sum r^2 from
-    ``tables[0]`` (``tables[1]``: 1 / d), the expression and order of operations of the
-    reference loop that tried each segment in turn. The loops run over t innermost, so they
-    vectorise; each t's sums still add up in the same order. ``exact``: divide by d with
-    :func:`_divide` and count the events in floating point (else with the division
-    instruction and whole numbers; the caller sets it where the first is exact). ``work``:
-    scratch, [4, n] at least.
-    """
-    k0 = t_first - base
-    vt, own, sum_y2, sum_ry = work[0, :n], work[1, :n], work[2, :n], work[3, :n]
-    un = units[k0:k0 + n]
-    xt = xs[k0:k0 + n]
-    for i in range(n):
-        nt = np.floor((xt[i] - origin) / resolution + 0.5)
-        un[i] = nt
-        vt[i] = origin + resolution * nt
-        own[i] = (xt[i] - vt[i]) * (xt[i] - vt[i])
-        sum_y2[i] = 0.0
-        sum_ry[i] = 0.0
-    # Changes of at least ``levels`` units take ceil(size / (levels - 1)) events: with
-    # h = 1 / (levels - 1) rounded, ceil(size h - h / 2) is that for sizes below 2^50.
-    h = 1.0 / (levels - 1)
-    for d in range(1, max_gap + 1):
-        if d > 1:
-            xa = xs[k0 - d + 1:k0 - d + 1 + n]
-            r = float(d - 1)
-            for i in range(n):
-                y = xa[i] - vt[i]
-                sum_y2[i] += y * y
-                sum_ry[i] += r * y
-        us = units[k0 - d:k0 - d + n]
-        e_d, s_d = err[d, col:col + n], steps[d, col:col + n]
-        r2, inverse, span = tables[0, d], tables[1, d], float(d)
-        # (Loops over few arrays each: the compiler vectorises them only when it can check
-        # at run time that they do not overlap, and it checks a few pairs at most.)
-        if exact:
-            for i in range(n):
-                dv = _divide(resolution * (us[i] - un[i]), span, inverse)
-                e_d[i] = sum_y2[i] - 2.0 * dv * sum_ry[i] + dv * dv * r2 + own[i]
-        else:
-            for i in range(n):
-                dv = resolution * (us[i] - un[i]) / span
-                e_d[i] = sum_y2[i] - 2.0 * dv * sum_ry[i] + dv * dv * r2 + own[i]
-        if exact:
-            for i in range(n):
-                size = abs(us[i] - un[i])
-                s_d[i] = 1.0 if size < levels else max(1.0, np.ceil(size * h - 0.5 * h))
-        else:
-            for i in range(n):
-                size = abs(us[i] - un[i])
-                s_d[i] = 1.0 if size < levels else float(
-                    (np.int64(size) + levels - 2) // (levels - 1))
-
-
-@numba.njit(cache=True, nogil=True)
-def _knot_dp_events(x: np.ndarray, offset: int, flush: bool, origin: np.ndarray,
-                    resolution: np.ndarray, levels: int, max_gap: int, hop: int,
-                    lookahead: int, target: float, window: int, gain: float, ring: np.ndarray,
-                    penalty: np.ndarray, c: np.ndarray, nc: np.ndarray, b_prev: np.ndarray,
-                    sample: np.ndarray, address: np.ndarray, polarity: np.ndarray) -> int:
+def _lookahead_events(x: np.ndarray, offset: int, flush: bool, origin: np.ndarray,
+                      resolution: np.ndarray, levels: int, max_gap: int, horizon: int,
+                      candidates: int, cut: float, target: float, window: int, gain: float,
+                      ring: np.ndarray, penalty: np.ndarray, c: np.ndarray, nc: np.ndarray,
+                      pend_t: np.ndarray, pend_u: np.ndarray, pend_n: np.ndarray,
+                      sent: np.ndarray, sample: np.ndarray, address: np.ndarray,
+                      polarity: np.ndarray) -> int:
     """The knot placer over one block [channels, samples] whose first sample is number
     ``offset`` of the stream (with ``flush``, after the block: end the stream on its last
     sample).
 
-    ``ring`` (a power-of-two ring indexed by stream sample) keeps each channel's last samples
-    between blocks. Every ``hop`` samples, when sample g arrives, each channel's least-cost
-    path from its committed knot to a knot on g is found by dynamic programming over t in
-    (b_prev, g], every knot after b_prev; its knots up to g - ``lookahead`` are committed and
-    sent; later knots wait for more lookahead (the next path may move them). A segment
-    s -> t costs ``err`` plus ``penalty`` times ``steps`` (:func:`_segment_rows`: computed
-    once per t, ``batch`` samples ahead, though each sample takes part in about
-    (hop + lookahead) / hop decisions). State per
-    channel: ``penalty``, ``c`` and ``nc`` (last committed knot, its units); ``b_prev[0]``: the
-    sample up to which knots are committed. Channels are independent, so each runs through
-    the block in turn with its state in locals; events go out channel by channel, each
-    channel's in time order (the caller puts them in stream order). Returns the number of
-    events (buffers as in :func:`_knot_events`).
+    From its last knot (sample ``c``, value ``nc`` units) a channel decides its next knot once
+    it holds ``max_gap + horizon`` samples after it. A row from a knot (t0, v0) holds, for each
+    length d, the least squared error e(d) of a line from v0 over the d samples after t0 (its
+    free end: running sums of y = x - v0 and r y, e = sum y^2 - (sum r y)^2 / sum r^2) and that
+    line's end value; it stops at the first d whose error passes ``cut`` penalties (longer
+    segments cost more than a knot saves) or at its horizon. The ``candidates`` ends d1 with
+    the least (e(d1) + penalty) / d1 on the row from the last knot (horizon ``max_gap``) are
+    each scored with their best next segment: the least (e(d1) + e'(d2) + 2 penalty) /
+    (d1 + d2) over the row from (t0 + d1, the end value rounded to whole units) (horizon
+    ``horizon``), or (e(d1) + penalty) / d1 at the end of the stream. The least wins (among
+    equals the nearest); its row is the next decision's. The controller multiplies
+    ``penalty`` by exp(gain (events - target d1) / (target window)) at every knot.
 
-    Each cost is computed with the same expression as in the reference loop (the cost to s
-    plus (err + penalty * steps), 0 for the committed knot), and the choice is the same: the
-    least, among equals the knot nearest t, the committed knot only if strictly cheaper (the
-    loop tried s = t - 1, t - 2, ..., then the committed knot, keeping each strictly cheaper
-    one). So the events are bit for bit those of that loop (tests/sensors/test_interp.py).
+    Knots are sent once final in every channel, on samples up to the block's last sample
+    minus ``max_gap + horizon - 1`` (all with ``flush``), so that events leave in stream order;
+    the others wait in ``pend_t``/``pend_u`` (``pend_n`` per channel), ``sent`` being the
+    units of the last knot sent. ``ring`` (a power-of-two ring indexed by stream sample) keeps
+    each channel's samples after its last knot between blocks. Events go out channel by
+    channel, each channel's in time order (the caller puts them in stream order); returns
+    their number (buffers as in :func:`_knot_events`).
     """
     n_ch, n_t = x.shape
     size_ring = ring.shape[1]
     mask = size_ring - 1
-    width_max = hop + lookahead
-    # Per length d, per t (modulo n_row columns): the err and steps of the segment that ends
-    # on t. Computed ``batch`` samples at a time, ahead of the decisions that need them, so
-    # that their loops are long.
-    batch = 256
-    n_row = 1 << int(np.ceil(np.log2(batch + size_ring)))
-    row_mask = n_row - 1
-    # (rows padded by a cache line: rows 4 KiB apart would share cache sets, and the
-    # decisions read down the columns)
-    err = np.zeros((max_gap + 1, n_row + 8))
-    steps = np.ones((max_gap + 1, n_row + 8))
-    work = np.empty((4, batch))
-    tables = np.zeros((2, max_gap + 1))
-    for d in range(1, max_gap + 1):
-        tables[0, d] = (d - 1) * d * (2 * d - 1) / 6.0
-        tables[1, d] = 1.0 / d
-    # The path's cost to t = b_prev + 1 + j and the knot before t, at j.
-    best = np.empty(width_max)
-    prev = np.empty(width_max, np.int64)
-    stack = np.empty(width_max, np.int64)
-    # The channel's samples from offset - size_ring on (the ring, then the block), and the
-    # knot values on them: sample k at k - base.
-    base = offset - size_ring
+    end = offset + n_t
+    release = end - 1 if flush else end - max_gap - horizon
+    reach = max(max_gap, horizon)
+    inv = np.empty(max_gap + horizon + 1)
+    for d in range(1, max_gap + horizon + 1):
+        inv[d] = 1.0 / d
+    # 1 / sum of r^2 for r = 1..d, and d as a float: tables, not divisions or conversions.
+    isr2 = np.zeros(reach + 1)
+    fd = np.zeros(reach + 1)
+    total = 0.0
+    for d in range(1, reach + 1):
+        total += d * d
+        isr2[d] = 1.0 / total
+        fd[d] = d
+    # Rows (error, sum r y) in slots: the last knot's in slot ``slot[k_max]``, the
+    # candidates' in the others.
+    width = reach + 1
+    err = np.empty((candidates + 1) * width)
+    sry = np.empty((candidates + 1) * width)
+    filled = np.zeros(candidates + 1, np.int64)
+    sum_y2 = np.zeros(candidates + 1)
+    sum_ry = np.zeros(candidates + 1)
+    slot = np.arange(candidates + 1)
+    top_s = np.empty(candidates)
+    top_d = np.empty(candidates, np.int64)
+    top_u = np.empty(candidates, np.int64)
     xs = np.empty(size_ring + n_t)
-    units = np.zeros(size_ring + n_t)
-    # The first decision point at or after the block's first sample: every sample g with
-    # (g + 1) % hop == 0, once g - lookahead is past the committed boundary.
-    first = (offset + hop) // hop * hop - 1
-    capacity = sample.size
     n = 0
-    b_start = b_prev[0]
-    b = b_start
     for ch in range(n_ch):
-        o, res = origin[ch], resolution[ch]
-        pen, cc, ncc = penalty[ch], c[ch], nc[ch]
-        for k in range(size_ring):
+        o, res, pen, cc, ncc = origin[ch], resolution[ch], penalty[ch], c[ch], nc[ch]
+        # The channel's samples from its last knot on: sample k at k - base.
+        base = cc + 1
+        held = offset - base
+        for k in range(held):
             xs[k] = ring[ch, (base + k) & mask]
-        xs[size_ring:] = x[ch]
-        b = b_start
-        # Knot values on the samples that the first rows reach back to (0 on -1 and before).
-        for k in range(b + 1 - max_gap, b + 1):
-            units[k - base] = np.floor((xs[k - base] - o) / res + 0.5) if k >= 0 else 0.0
-        # The division without the division instruction is exact while the numerators,
-        # resolution times a whole number, stay far from underflow and overflow, and the
-        # event counts in floating point while the changes stay below 2^50 units.
-        big = 0.0
-        for k in range(size_ring + n_t):
-            big = max(big, abs(xs[k] - o))
-        exact = res > 1e-250 and big / res < 2.0 ** 46 and max_gap < 2 ** 20
-        done = b  # rows computed up to this sample
-        g_dec = first
+        xs[held:held + n_t] = x[ch]
+        waiting = pend_n[ch]
+        last = sent[ch]
+        # Knots that earlier blocks decided and this one makes final.
+        j = 0
+        while j < waiting and pend_t[ch, j] <= release:
+            n = _put_knot(pend_t[ch, j], pend_u[ch, j], last, ch, levels, n, sample, address,
+                          polarity)
+            last = pend_u[ch, j]
+            j += 1
+        for i in range(j, waiting):
+            pend_t[ch, i - j], pend_u[ch, i - j] = pend_t[ch, i], pend_u[ch, i]
+        waiting -= j
+        k_max = candidates
+        filled[slot[k_max]] = 0
+        sum_y2[slot[k_max]] = 0.0
+        sum_ry[slot[k_max]] = 0.0
         while True:
-            if g_dec < offset + n_t:
-                g = g_dec
-                g_dec += hop
-                if g - lookahead <= b:
-                    continue
-                end, b_new = g, g - lookahead
-            elif flush:
-                g = offset + n_t
-                end = b_new = g - 1
-                if end <= b:
+            avail = end - 1 - cc
+            if avail == 0 or (avail < max_gap + horizon and not flush):
+                break
+            h1 = min(max_gap, avail)
+            v0 = o + res * ncc
+            bound = cut * pen
+            # The one-step scan over the last knot's row, extended where it is short.
+            row = slot[k_max] * width
+            have = filled[slot[k_max]]
+            a2, a1 = sum_y2[slot[k_max]], sum_ry[slot[k_max]]
+            nk = 0
+            d = 0
+            while d < h1:
+                d += 1
+                if d > have:
+                    y = xs[cc + d - base] - v0
+                    a2 += y * y
+                    a1 += fd[d] * y
+                    err[row + d] = a2 - a1 * a1 * isr2[d]
+                    sry[row + d] = a1
+                    have = d
+                e = err[row + d]
+                score = (e + pen) * inv[d]
+                if nk < candidates or score < top_s[nk - 1]:
+                    i = nk if nk < candidates else candidates - 1
+                    while i > 0 and score < top_s[i - 1]:
+                        top_s[i], top_d[i] = top_s[i - 1], top_d[i - 1]
+                        i -= 1
+                    top_s[i], top_d[i] = score, d
+                    if nk < candidates:
+                        nk += 1
+                if e > bound:
                     break
+            filled[slot[k_max]] = have
+            sum_y2[slot[k_max]], sum_ry[slot[k_max]] = a2, a1
+            # Each candidate scored with its best next segment.
+            best = np.inf
+            pick = 0
+            for k in range(nk):
+                d1 = top_d[k]
+                u = np.int64(np.floor((v0 + sry[row + d1] * isr2[d1] * fd[d1] - o) / res
+                                      + 0.5))
+                top_u[k] = u
+                h2 = min(horizon, avail - d1)
+                first_cost = err[row + d1] + 2.0 * pen
+                s = slot[k]
+                q = s * width
+                a2 = 0.0
+                a1 = 0.0
+                d2 = 0
+                if h2 == 0:
+                    cost = (err[row + d1] + pen) * inv[d1]
+                else:
+                    cost = np.inf
+                    v1 = o + res * u
+                    p = cc + d1 - base
+                    while d2 < h2:
+                        d2 += 1
+                        y = xs[p + d2] - v1
+                        a2 += y * y
+                        a1 += fd[d2] * y
+                        e = a2 - a1 * a1 * isr2[d2]
+                        err[q + d2] = e
+                        sry[q + d2] = a1
+                        cost = min(cost, (first_cost + e) * inv[d1 + d2])
+                        if e > bound:
+                            break
+                filled[s] = d2
+                sum_y2[s], sum_ry[s] = a2, a1
+                if cost < best or (cost == best and d1 < top_d[pick]):
+                    best, pick = cost, k
+            d1, u = top_d[pick], top_u[pick]
+            t = cc + d1
+            if waiting == 0 and t <= release:
+                n = _put_knot(t, u, last, ch, levels, n, sample, address, polarity)
+                last = u
             else:
-                break
-            while done < end:
-                # (split where the ring of columns wraps)
-                m = min(batch, offset + n_t - 1 - done, n_row - ((done + 1) & row_mask))
-                _segment_rows(xs, units, base, done + 1, m, o, res, levels, max_gap, exact,
-                              tables, work, err, steps, (done + 1) & row_mask)
-                done += m
-            # The least-cost path from (cc, ncc) to each t in (b, end]: four running minima
-            # over d = 1, 5, 9, ..., 2, 6, ..., 3, ..., 4, ... (independent, so they overlap),
-            # each keeping its first (nearest) knot among equals, then the least of them with
-            # the nearest knot among equals, then the committed knot if strictly cheaper.
-            for j in range(end - b):
-                t = b + 1 + j
-                k = t & row_mask
-                reach = min(max_gap, j)
-                l0 = l1 = l2 = l3 = np.inf
-                a0 = a1 = a2 = a3 = 0
-                d = 1
-                while d + 3 <= reach:
-                    v0 = best[j - d] + (err[d, k] + pen * steps[d, k])
-                    v1 = best[j - d - 1] + (err[d + 1, k] + pen * steps[d + 1, k])
-                    v2 = best[j - d - 2] + (err[d + 2, k] + pen * steps[d + 2, k])
-                    v3 = best[j - d - 3] + (err[d + 3, k] + pen * steps[d + 3, k])
-                    if v0 < l0:
-                        l0, a0 = v0, d
-                    if v1 < l1:
-                        l1, a1 = v1, d + 1
-                    if v2 < l2:
-                        l2, a2 = v2, d + 2
-                    if v3 < l3:
-                        l3, a3 = v3, d + 3
-                    d += 4
-                if d <= reach:
-                    v0 = best[j - d] + (err[d, k] + pen * steps[d, k])
-                    if v0 < l0:
-                        l0, a0 = v0, d
-                if d + 1 <= reach:
-                    v1 = best[j - d - 1] + (err[d + 1, k] + pen * steps[d + 1, k])
-                    if v1 < l1:
-                        l1, a1 = v1, d + 1
-                if d + 2 <= reach:
-                    v2 = best[j - d - 2] + (err[d + 2, k] + pen * steps[d + 2, k])
-                    if v2 < l2:
-                        l2, a2 = v2, d + 2
-                low, near = l0, a0
-                if l1 < low or (l1 == low and a1 != 0 and (near == 0 or a1 < near)):
-                    low, near = l1, a1
-                if l2 < low or (l2 == low and a2 != 0 and (near == 0 or a2 < near)):
-                    low, near = l2, a2
-                if l3 < low or (l3 == low and a3 != 0 and (near == 0 or a3 < near)):
-                    low, near = l3, a3
-                arg = t - near if near != 0 else -1
-                if t - cc <= max_gap:
-                    d = t - cc
-                    value = 0.0 + (err[d, k] + pen * steps[d, k])
-                    if value < low:
-                        low, arg = value, cc
-                best[j] = low
-                prev[j] = arg
-            # Commit the path's knots up to b_new, in time order.
-            m = 0
-            t = end
-            while t > cc:
-                if t <= b_new:
-                    stack[m] = t
-                    m += 1
-                t = prev[t - b - 1]
-            count = 0
-            for k in range(m - 1, -1, -1):
-                t = stack[k]
-                nt = np.int64(units[t - base])
-                change = nt - ncc
-                size = abs(change)
+                pend_t[ch, waiting], pend_u[ch, waiting] = t, u
+                waiting += 1
+            if target > 0:
+                size = abs(u - ncc)
                 events = 1 if size == 0 else (size + levels - 2) // (levels - 1)
-                size -= (events - 1) * (levels - 1)
-                for _ in range(events):
-                    if n < capacity:
-                        sample[n] = t
-                        address[n] = ch * levels + size
-                        polarity[n] = UP if change >= 0 else DOWN
-                    n += 1
-                    size = levels - 1
-                count += events
-                cc, ncc = t, nt
-            if target > 0 and g < offset + n_t:
-                pen *= np.exp(gain * (count - target * (b_new - b)) / (target * window))
-            b = b_new
-            if g >= offset + n_t:
-                break
-        for k in range(n_t, size_ring + n_t):
-            ring[ch, (base + k) & mask] = xs[k]
-        penalty[ch], c[ch], nc[ch] = pen, cc, ncc
-    b_prev[0] = b
+                pen *= np.exp(gain * (events - target * d1) / (target * window))
+            cc, ncc = t, u
+            slot[k_max], slot[pick] = slot[pick], slot[k_max]
+        for k in range(cc + 1, end):
+            ring[ch, k & mask] = xs[k - base]
+        penalty[ch], c[ch], nc[ch], pend_n[ch], sent[ch] = pen, cc, ncc, waiting, last
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _put_knot(t: int, units: int, last: int, ch: int, levels: int, n: int,
+              sample: np.ndarray, address: np.ndarray, polarity: np.ndarray) -> int:
+    """Write the events of a knot on sample ``t`` at ``units`` after one at ``last`` (a change
+    of ``levels`` units or more takes several, the remainder first); returns the new count
+    (events beyond the buffers are counted, not written)."""
+    change = units - last
+    size = abs(change)
+    events = 1 if size == 0 else (size + levels - 2) // (levels - 1)
+    size -= (events - 1) * (levels - 1)
+    for _ in range(events):
+        if n < sample.size:
+            sample[n] = t
+            address[n] = ch * levels + size
+            polarity[n] = UP if change >= 0 else DOWN
+        n += 1
+        size = levels - 1
     return n
 
 
@@ -568,33 +480,35 @@ class InterpDeltaEncoder:
 
 @dataclass
 class KnotEncoder:
-    """Piecewise-linear knots placed with lookahead: the least-cost path, not the first
-    line that fails (see the module docstring for the events and the decoder).
+    """Piecewise-linear knots placed with lookahead: the best of a few next knots, each judged
+    with the segment that would follow it, not the first line that fails (see the module
+    docstring for the events and the decoder, :func:`_lookahead_events` for the rule).
 
-    Every ``hop`` samples each channel's knots are chosen by dynamic programming over the
-    samples since its last committed knot: a knot may sit on any sample (its value the sample
-    rounded to whole ``resolution`` units), segments are at most ``max_gap`` long, and a path
-    costs its squared error plus ``penalty`` per event. Knots more than ``lookahead`` samples
-    old are committed and sent; the rest are chosen again with the next samples in view. The
-    decoder lags by ``delay`` = hop + lookahead + max_gap - 1 samples: once the encoder has
-    read sample g, every knot up to g + 1 - hop - lookahead is sent, and the last of them lies
-    less than max_gap samples before that point (segments are at most max_gap long), so the
-    decoder can draw up to g - delay.
+    From its last knot a channel weighs the ``candidates`` segment ends of least (squared
+    error + ``penalty``) per sample within ``max_gap`` samples, each together with its best
+    next segment within ``horizon`` samples, and puts its next knot on the end whose two
+    segments cost least per sample; the knot's value is that line's end, rounded to whole
+    ``resolution`` units. Segments whose own error passes ``cut`` penalties are not weighed
+    (a knot would save more). The decoder lags by ``delay`` = 2 max_gap + horizon - 1
+    samples: a knot is decided when max_gap + horizon samples follow the one before, and sent
+    when final in every channel (stream order), and the knot after any sample lies at most
+    max_gap samples later.
 
     Args:
-        penalty: squared error (signal unit squared) that one event must save to be sent;
+        penalty: squared error (signal unit squared) that one knot must save to be sent;
             with ``target_rate`` the starting value, adapted per channel.
         fs: sample rate in Hz (for the timestamps).
         resolution: unit of the knot values, signal unit (> 0), scalar or per channel.
         levels: addresses per channel (changes of 0..levels - 1 units in one event; >= 2).
         max_gap: longest segment, samples (>= 1).
-        hop: samples between decisions (>= 1).
-        lookahead: samples a knot waits before it is committed (>= 1).
+        horizon: samples over which each candidate's next segment is judged (>= 1).
+        candidates: segment ends judged with their next segment (>= 1).
+        cut: segments whose squared error passes ``cut`` penalties end the scan (> 0).
         origin: value of the knot before the stream (sample -1), signal unit.
         target_rate: events per sample per channel that the rate controller holds; 0 keeps
             ``penalty`` fixed.
         window: samples over which the controller's gain is defined (as for
-            :class:`InterpDeltaEncoder`; it updates at every decision).
+            :class:`InterpDeltaEncoder`; it updates at every knot).
         gain: integral gain of the controller; 3 times the threshold's, as the rate goes
             about as the inverse square root of the penalty (a squared error) where it goes as
             the inverse of the threshold.
@@ -605,8 +519,9 @@ class KnotEncoder:
     resolution: float | np.ndarray
     levels: int = 256
     max_gap: int = 32
-    hop: int = 16
-    lookahead: int = 32
+    horizon: int = 16
+    candidates: int = 4
+    cut: float = 4.0
     origin: float | np.ndarray = 0.0
     target_rate: float = 0.0
     window: int = 1024
@@ -617,17 +532,19 @@ class KnotEncoder:
         if not np.all(np.asarray(self.penalty) > 0):
             raise ValueError(f"penalty must be > 0, got {self.penalty}")
         _check_interp(1.0, self.resolution, self.levels, self.max_gap)
-        for name in ("hop", "lookahead"):
+        for name in ("horizon", "candidates"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a whole number of samples >= 1, got {value}")
+                raise ValueError(f"{name} must be a whole number >= 1, got {value}")
+        if not self.cut > 0:
+            raise ValueError(f"cut must be > 0 (penalties), got {self.cut}")
         _check_control(self.target_rate, self.window, self.gain)
         self.reset()
 
     @property
     def delay(self) -> int:
         """Samples by which the decoder lags (see the class docstring)."""
-        return int(self.hop + self.lookahead + self.max_gap - 1)
+        return int(2 * self.max_gap + self.horizon - 1)
 
     def reset(self) -> KnotEncoder:
         """Forget the stream: the next call starts at sample 0 from the knot (-1, origin)."""
@@ -641,19 +558,24 @@ class KnotEncoder:
         self.penalty_ = _per_channel(self.penalty, n_channels, "penalty")
         self.resolution_ = _per_channel(self.resolution, n_channels, "resolution")
         self.origin_ = _per_channel(self.origin, n_channels, "origin")
-        # The ring holds every sample a decision reads: back to one segment before the
-        # committed boundary.
-        size = 1 << int(np.ceil(np.log2(self.hop + self.lookahead + self.max_gap + 1)))
-        self.ring_ = np.zeros((n_channels, size))
+        # The ring holds a channel's samples after its last knot: fewer than
+        # max_gap + horizon between calls; as many knots wait to be sent.
+        span = int(self.max_gap + self.horizon)
+        self.ring_ = np.zeros((n_channels, 1 << int(np.ceil(np.log2(span)))))
         self.c_ = np.full(n_channels, -1, np.int64)
         self.nc_ = np.zeros(n_channels, np.int64)
-        self.committed_ = np.full(1, -1, np.int64)
+        self.pend_t_ = np.zeros((n_channels, span), np.int64)
+        self.pend_u_ = np.zeros((n_channels, span), np.int64)
+        self.pend_n_ = np.zeros(n_channels, np.int64)
+        self.sent_ = np.zeros(n_channels, np.int64)
 
     def _state(self) -> tuple[np.ndarray, ...]:
-        return self.ring_, self.penalty_, self.c_, self.nc_, self.committed_
+        return (self.ring_, self.penalty_, self.c_, self.nc_, self.pend_t_, self.pend_u_,
+                self.pend_n_, self.sent_)
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
-        """Events of the knots committed while the next chunk [channels, samples] arrives."""
+        """Events of the knots that become final while the next chunk [channels, samples]
+        arrives."""
         x = as_signal(signal, self.n_channels_)
         if self.n_channels_ is None:
             self._start(x.shape[0])
@@ -671,14 +593,14 @@ class KnotEncoder:
             sample = np.empty(capacity, np.int64)
             address = np.empty(capacity, np.int64)
             polarity = np.empty(capacity, np.int8)
-            n = _knot_dp_events(block, offset, flush, self.origin_, self.resolution_,
-                                int(self.levels), int(self.max_gap), int(self.hop),
-                                int(self.lookahead), float(self.target_rate), int(self.window),
-                                float(self.gain), *self._state(), sample, address, polarity)
+            n = _lookahead_events(block, offset, flush, self.origin_, self.resolution_,
+                                  int(self.levels), int(self.max_gap), int(self.horizon),
+                                  int(self.candidates), float(self.cut),
+                                  float(self.target_rate), int(self.window), float(self.gain),
+                                  *self._state(), sample, address, polarity)
             if n <= capacity:
-                # Knots lie after the committed boundary at the block's start, up to its last
-                # sample.
-                first = int(saved[4][0]) + 1
+                # Knots sent now lie after those final at the block's start.
+                first = offset - int(self.max_gap + self.horizon) + 1
                 sample, address, polarity = _stream_order(
                     sample[:n], address[:n], polarity[:n], first,
                     offset + block.shape[1] - first)
@@ -688,8 +610,8 @@ class KnotEncoder:
                 a[:] = b
 
     def flush(self) -> np.ndarray:
-        """End the stream: commit every knot still waiting, the last on the last sample.
-        Call :meth:`reset` before encoding another stream."""
+        """End the stream: decide and send every knot still to come, the last on the last
+        sample. Call :meth:`reset` before encoding another stream."""
         if self.n_channels_ is None or self.samples_ == 0:
             return np.empty(0, EVENT_DTYPE)
         saved = [a.copy() for a in self._state()]
