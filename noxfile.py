@@ -78,6 +78,7 @@ def rtl(session: nox.Session, sim: str) -> None:
 
 @nox.session(python="3.11")
 def synth(session: nox.Session) -> None:
-    """iCE40 UP5K build of the core (yosys, nextpnr-ice40, icepack): cells, RAM, Fmax."""
+    """iCE40 UP5K builds (yosys, nextpnr-ice40, icepack) of the core and of the board with its
+    UART link: cells, RAM, Fmax; bitstreams in build/synth/<top>/."""
     session.install("-e", ".")
     session.run("python", "rtl/synth/synth.py", *session.posargs)

@@ -138,22 +138,29 @@ def simulator_speed(work: Path, sim: str, seeds: int, steps: int) -> dict:
             "extra_steps": len(chosen) * (steps - 1)}
 
 
-def markdown(synth: dict | None, fpga: dict, sim16: dict, speeds: list[dict],
+# The iCE40 builds: top, clock target (MHz), what it is.
+BUILDS = (("up5k_top", 24.0, "one core of 256 neurons, fan-in 256, 4 layers, 4 lanes, behind "
+           "the byte bus"),
+          ("up5k_link_top", 12.0, "the board: the same core behind nt_link, the wire protocol "
+           "on a 3-Mbaud UART, from the 12 MHz oscillator"))
+
+
+def markdown(synth: list[dict], fpga: dict, sim16: dict, speeds: list[dict],
              command: str) -> str:
     lines = ["## RTL: iCE40 UP5K build, cycles per step, simulator speed", "",
              f"Command: `{command}`.", ""]
-    if synth:
-        names = {"ICESTORM_LC": "logic cells", "ICESTORM_RAM": "EBR (4 kbit)",
-                 "ICESTORM_SPRAM": "SPRAM (256 kbit)", "ICESTORM_DSP": "DSP (MAC16)"}
-        lines += ["**iCE40 UP5K** (`rtl/top/up5k_top.v`: one core of 256 neurons, fan-in 256, "
-                  "4 layers, 4 lanes, behind the byte bus; yosys `synth_ice40 -dsp`, "
-                  f"nextpnr-ice40 `--up5k --package sg48 --freq 24 --seed {synth['seed']}`, "
-                  "icepack):", "", "| resource | used | available |", "|---|---|---|"]
-        lines += [f"| {names[k]} | {synth['used'][k]} | {synth['capacity'][k]} |"
+    names = {"ICESTORM_LC": "logic cells", "ICESTORM_RAM": "EBR (4 kbit)",
+             "ICESTORM_SPRAM": "SPRAM (256 kbit)", "ICESTORM_DSP": "DSP (MAC16)"}
+    for report, (top, mhz, what) in zip(synth, BUILDS, strict=False):
+        lines += [f"**iCE40 UP5K, `rtl/top/{top}.v`** ({what}; yosys `synth_ice40 -dsp`, "
+                  f"nextpnr-ice40 `--up5k --package sg48 --freq {mhz:g} "
+                  f"--seed {report['seed']}`, icepack):", "",
+                  "| resource | used | available |", "|---|---|---|"]
+        lines += [f"| {names[k]} | {report['used'][k]} | {report['capacity'][k]} |"
                   for k in names]
-        lines += ["", f"Fmax **{synth['fmax_mhz']} MHz** (target 24 MHz: "
-                  f"{'met' if synth['meets_timing'] else 'MISSED'}); bitstream "
-                  f"{synth['bitstream_bytes']} bytes.", ""]
+        lines += ["", f"Fmax **{report['fmax_mhz']} MHz** (target {mhz:g} MHz: "
+                  f"{'met' if report['meets_timing'] else 'MISSED'}); bitstream "
+                  f"{report['bitstream_bytes']} bytes.", ""]
     lines += ["**Cycles per time step** of one layer of n neurons with S input events per step "
               "(measured with the core's CYCLES register; model from docs/rtl.md; target: "
               "S·n synaptic operations + n neuron updates, + 14 fixed):", "",
@@ -196,12 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = "python benchmarks/bench_rtl.py" + (
         " " + shlex.join(argv if argv is not None else sys.argv[1:])).rstrip()
-    synth = None
+    synth = []
     if not args.no_synth:
         sys.path.insert(0, str(ROOT / "rtl" / "synth"))
         import synth as synth_module
 
-        synth = synth_module.build(ROOT / "build" / "synth", 24.0, 1)
+        synth = [synth_module.build(ROOT / "build" / "synth" / top, mhz, 1, top)
+                 for top, mhz, _ in BUILDS]
     sys.path.insert(0, str(ROOT / "rtl" / "lif_core"))  # the sweep's bench module
     with tempfile.TemporaryDirectory(prefix="bench-rtl-") as tmp:
         work = Path(tmp)

@@ -32,7 +32,7 @@ RTL_DIR = Path(os.environ.get("NEUROTWIN_RTL_DIR",
                               Path(__file__).resolve().parents[2] / "rtl"))
 SIMULATORS = ("icarus", "verilator")
 TIMESCALE = ("1ns", "1ps")
-COMMON = ("common/nt_fifo.v", "common/nt_ram.v", "common/nt_wmem.v")
+COMMON = ("common/nt_fifo.v", "common/nt_ram.v", "common/nt_wmem.v", "common/nt_count.v")
 SOURCES: dict[str, tuple[str, ...]] = {
     "lif_datapath": ("lif_core/lif_datapath.v",),
     "lif_chain_sim": (*COMMON, "lif_core/lif_datapath.v", "lif_core/lif_core.v",

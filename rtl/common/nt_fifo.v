@@ -1,8 +1,10 @@
 // First-word-fall-through FIFO with valid/ready on both sides.
 //
 // The storage is a synchronous-read RAM (one iCE40 EBR per 512x8 bits) followed by one output
-// register, so the head is visible on rd_data whenever rd_valid is high. `count` is the number
-// of words held (storage plus output register) and `free` what wr may still push.
+// register, so the head is visible on rd_data whenever rd_valid is high. `free` is what wr may
+// still push (the storage words not in use), kept as a counter of its own. A word is never
+// read in the cycle it is written (the read pointer reaches it a cycle later at the earliest),
+// so the RAM needs no read-during-write bypass (no_rw_check, see nt_ram.v).
 `default_nettype none
 
 module nt_fifo #(
@@ -22,16 +24,16 @@ module nt_fifo #(
     localparam AW = $clog2(DEPTH);
     localparam [AW:0] FULL = DEPTH;
 
-    reg [WIDTH-1:0] mem [0:DEPTH-1];
+    (* no_rw_check *) reg [WIDTH-1:0] mem [0:DEPTH-1];
     reg [AW-1:0] wptr, rptr;
-    reg [AW:0]   stored;               // words in `mem`, not counting the output register
+    reg [AW:0]   free_r;               // words of `mem` not in use
 
     wire push = wr_valid && wr_ready;
     // Refill the output register when it is empty or being taken this cycle.
-    wire pull = (stored != 0) && (!rd_valid || rd_ready);
+    wire pull = (free_r != FULL) && (!rd_valid || rd_ready);
 
-    assign wr_ready = stored != FULL;
-    assign free = FULL - stored;
+    assign wr_ready = free_r != 0;
+    assign free = free_r;
 
     // One process for storage and pointers: simulators wake each process every clock.
     always @(posedge clk) begin
@@ -40,12 +42,12 @@ module nt_fifo #(
         if (rst) begin
             wptr <= 0;
             rptr <= 0;
-            stored <= 0;
+            free_r <= FULL;
             rd_valid <= 1'b0;
         end else if (push || pull || rd_ready) begin
             if (push) wptr <= wptr + 1'b1;
             if (pull) rptr <= rptr + 1'b1;
-            if (push != pull) stored <= push ? stored + 1'b1 : stored - 1'b1;
+            if (push != pull) free_r <= free_r + (push ? {(AW + 1){1'b1}} : {{AW{1'b0}}, 1'b1});
             if (pull) rd_valid <= 1'b1;
             else if (rd_ready) rd_valid <= 1'b0;
         end

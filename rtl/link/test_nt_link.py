@@ -7,6 +7,7 @@ decoder, and every frame the RTL accepts was encoded by the Python encoder.
 
 from __future__ import annotations
 
+import struct
 import zlib
 
 import cocotb
@@ -16,7 +17,7 @@ from cocotb.triggers import ClockCycles
 from cocotb.utils import get_sim_time
 
 from bridge.board import event_packets
-from bridge.codec import FrameDecoder, Keys, cobs_decode, cobs_encode, encode_frame
+from bridge.codec import HEADER, FrameDecoder, Keys, cobs_decode, cobs_encode, encode_frame
 from bridge.cosim_bench import start
 from bridge.protocol import (
     Ack,
@@ -261,9 +262,31 @@ async def an_event_for_a_step_already_run_is_an_error(dut) -> None:
     assert error.code == ErrorCode.BAD_STATE and error.detail == 2
 
 
+@cocotb.test()
+async def bad_requests_are_answered_with_errors(dut) -> None:
+    """ERROR(bad config) names what a check found: the address of a write or read that runs
+    past the memory map, the CONTROL op the board does not take, the length of an EVENTS
+    frame whose count disagrees with it."""
+    h = await host(dut)
+    h.send(ConfigWrite(0x1FFFF, np.zeros(2, "<u4").tobytes()))
+    h.send(ConfigRead(0x1FFFE, 12))
+    h.send(Control(ControlOp.STREAM, 1))
+    got = await h.until(lambda ps: sum(isinstance(p, Error) for p in ps) == 3)
+    await h.idle()
+    # EVENTS with a count of 2 and one event, past the session: its encoder keeps them apart
+    payload = struct.pack("<IH", 0, 2) + bytes([5, 0, 1, 0])
+    frame = HEADER.pack(1, 0x01, 0, h.session._next_seq, len(payload)) + payload
+    h.write_raw(cobs_encode(frame + struct.pack("<I", zlib.crc32(frame))) + b"\x00")
+    h.session._next_seq += 1
+    got += await h.until(lambda ps: any(isinstance(p, Error) for p in ps))
+    assert [(p.code, p.detail) for p in got if isinstance(p, Error)] == [
+        (ErrorCode.BAD_CONFIG, 0x1FFFF), (ErrorCode.BAD_CONFIG, 0x1FFFE),
+        (ErrorCode.BAD_CONFIG, ControlOp.STREAM), (ErrorCode.BAD_CONFIG, len(payload))]
+
+
 TESTS = ["hello_config_and_status", "bad_frames_are_counted_and_dropped",
          "lost_frames_are_recovered", "a_network_runs_like_the_reference",
-         "an_event_for_a_step_already_run_is_an_error"]
+         "an_event_for_a_step_already_run_is_an_error", "bad_requests_are_answered_with_errors"]
 
 
 @pytest.mark.rtl

@@ -2,14 +2,18 @@
 
 Synthesises a top, places and routes it for the UP5K (SG48 package) at a target clock, packs
 the bitstream and reports logic cells, EBR, SPRAM, DSP and Fmax. Exits with status 1 when the
-design does not fit or misses the target clock. Tops:
+design does not fit or misses the target clock. Tops (each by default at its own clock):
 
-* ``up5k_top``: the 256-neuron, 256-input core behind a byte-wide host bus (the core alone);
+* ``up5k_top``: the 256-neuron, 256-input core behind a byte-wide host bus (the core alone),
+  24 MHz;
 * ``up5k_link_top``: the board: the same core behind nt_link, the wire protocol on a UART at
   3 Mbaud from the 12 MHz oscillator (the bitstream ``neurotwin board`` drives on a serial
-  port).
+  port), 12 MHz.
 
-    python rtl/synth/synth.py [--top up5k_top] [--out build/synth] [--freq 24] [--seed 1]
+    python rtl/synth/synth.py [--top up5k_top|up5k_link_top|all] [--out build/synth]
+                              [--freq MHZ] [--seed 1]
+
+Builds go to ``OUT/<top>``; ``all`` (the default) builds both.
 
 Needs the Debian packages yosys, nextpnr-ice40 and fpga-icestorm.
 """
@@ -25,8 +29,10 @@ import time
 from pathlib import Path
 
 RTL = Path(__file__).resolve().parent.parent
-CORE = ("common/nt_fifo.v", "common/nt_ram.v", "common/nt_wmem.v",
+CORE = ("common/nt_fifo.v", "common/nt_ram.v", "common/nt_wmem.v", "common/nt_count.v",
         "lif_core/lif_datapath.v", "lif_core/lif_core.v")
+# Target clock of each top, MHz.
+CLOCK = {"up5k_top": 24.0, "up5k_link_top": 12.0}
 TOPS = {
     "up5k_top": (*CORE, "top/up5k_top.v"),
     "up5k_link_top": (*CORE, "link/nt_uart_rx.v", "link/nt_uart_tx.v", "link/nt_link.v",
@@ -58,10 +64,10 @@ def build(out: Path, freq_mhz: float, seed: int, top: str = "up5k_top") -> dict:
     report_path = out / "nextpnr-report.json"
     sources = " ".join(str(RTL / s) for s in TOPS[top])
     started = time.perf_counter()
-    # NT_ICE40_SPRAM puts the weight memory in SB_SPRAM256KA; -dsp maps the decay
-    # multipliers to MAC16 blocks.
+    # NT_ICE40_SPRAM puts the weight memory in SB_SPRAM256KA, NT_ICE40_DSP the step and cycle
+    # counters in MAC16 accumulators; -dsp maps the multipliers to MAC16 blocks.
     run(["yosys", "-q", "-l", str(out / "yosys.log"), "-p",
-         f"read_verilog -DNT_ICE40_SPRAM {sources}; "
+         f"read_verilog -DNT_ICE40_SPRAM -DNT_ICE40_DSP {sources}; "
          f"synth_ice40 -top {top} -dsp -json {netlist}"], out / "yosys.out")
     run(["nextpnr-ice40", "--up5k", "--package", "sg48", "--json", str(netlist),
          "--asc", str(asc), "--freq", str(freq_mhz), "--seed", str(seed),
@@ -87,7 +93,7 @@ def markdown(report: dict) -> str:
             for k in CAPACITY]
     return "\n".join([
         f"{report['target']}, top `{report['top']}` (256 neurons, fan-in 256, 4 lanes), "
-        f"nextpnr seed {report['seed']}:",
+        f"nextpnr seed {report['seed']}, target {report['target_mhz']} MHz:",
         "",
         "| resource | used | available | share |",
         "|---|---|---|---|",
@@ -102,14 +108,18 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/synth"))
-    parser.add_argument("--freq", type=float, default=24.0, help="target clock, MHz")
+    parser.add_argument("--freq", type=float, help="target clock, MHz (default: the top's)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
-    parser.add_argument("--top", choices=sorted(TOPS), default="up5k_top")
+    parser.add_argument("--top", choices=[*sorted(TOPS), "all"], default="all")
     args = parser.parse_args(argv)
-    report = build(args.out, args.freq, args.seed, args.top)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2))
-    print(markdown(report))
-    return 0 if report["fits"] and report["meets_timing"] else 1
+    ok = True
+    for top in sorted(TOPS) if args.top == "all" else [args.top]:
+        out = args.out / top
+        report = build(out, args.freq or CLOCK[top], args.seed, top)
+        (out / "report.json").write_text(json.dumps(report, indent=2))
+        print(markdown(report), end="\n\n")
+        ok = ok and report["fits"] and report["meets_timing"]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Boards behind the protocol: the same client over an in-process link, over TCP and from the
 command line gives the reference backend's spikes."""
 
+import os
+import select
 import threading
+import tty
 
 import numpy as np
 import pytest
@@ -57,15 +60,47 @@ class socket_port:
         return None
 
 
-def test_board_command_over_tcp_matches_reference(tmp_path, tcp_board):
-    net = random_network(12)
+def check_board_command(tmp_path, url: str, seed: int, steps: int) -> None:
+    """``neurotwin board --url URL`` on a seeded network gives the reference's spikes."""
+    net = random_network(seed)
     write_network(tmp_path / "net.nir", net)
-    spikes = random_spikes(12, net.n_inputs, 400)[0]
+    spikes = random_spikes(seed, net.n_inputs, steps)[0]
     np.savez(tmp_path / "in.npz", spikes=spikes.astype(np.int32))
-    assert main(["board", "--url", tcp_board, "--model", str(tmp_path / "net.nir"),
+    assert main(["board", "--url", url, "--model", str(tmp_path / "net.nir"),
                  "--input", str(tmp_path / "in.npz"), "--out", str(tmp_path / "out.npz")]) == 0
-    out = dict(np.load(tmp_path / "out.npz"))
-    check_same_spikes(out, run(net, spikes).arrays())
+    check_same_spikes(dict(np.load(tmp_path / "out.npz")), run(net, spikes).arrays())
+
+
+def test_board_command_over_tcp_matches_reference(tmp_path, tcp_board):
+    check_board_command(tmp_path, tcp_board, 12, 400)
+
+
+@pytest.fixture
+def pty_board():
+    """A virtual board on the far side of a pseudo-terminal: its device path (/dev/pts/N) is
+    what a USB-serial board's (/dev/ttyUSB1) would be, with the kernel's tty layer between."""
+    board, stop = VirtualBoard(), threading.Event()
+    master, slave = os.openpty()
+    tty.setraw(slave)
+
+    def serve() -> None:
+        while not stop.is_set():
+            if select.select([master], [], [], 0.05)[0]:
+                reply = memoryview(board.feed(os.read(master, 4096)))
+                while reply:
+                    reply = reply[os.write(master, reply):]
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield os.ttyname(slave)
+    stop.set()
+    thread.join(5)
+    os.close(master)
+    os.close(slave)
+
+
+def test_board_command_on_a_serial_device_matches_reference(tmp_path, pty_board):
+    check_board_command(tmp_path, pty_board, 7, 300)
 
 
 def test_unreachable_board_is_reported(tmp_path, capsys):

@@ -46,6 +46,9 @@ def test_weights_drift_by_the_power_law_when_uncompensated():
 
 
 def test_parametrization_is_noisy_in_training_clean_in_eval_and_passes_gradients():
+    # Seeded: with an unlucky draw every hidden ReLU is off for this input and no gradient
+    # reaches the first layer, whichever parametrisation.
+    torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     clean = [m.weight.detach().clone() for m in model if isinstance(m, torch.nn.Linear)]
     attach_crossbar_noise(model, "hfox", random_state=0)
