@@ -75,7 +75,6 @@ def _knot_events(x: np.ndarray, offset: int, origin: np.ndarray, resolution: np.
     caller can grow them and rerun the block from saved state.
     """
     n_ch, n_t = x.shape
-    capacity = sample.size
     n = 0
     # Channels are independent (the controller too), so each runs with its state in locals.
     for c in range(n_ch):
@@ -98,18 +97,9 @@ def _knot_events(x: np.ndarray, offset: int, origin: np.ndarray, resolution: np.
                 slope = min(max((previous - v0) / span, low), high)
                 units = np.int64(np.floor((v0 + slope * span - origin[c]) / resolution[c]
                                           + 0.5))
-                change = units - units0
-                size = abs(change)
-                events = 1 if size == 0 else (size + levels - 2) // (levels - 1)
-                size -= (events - 1) * (levels - 1)
-                for _ in range(events):
-                    if n < capacity:
-                        sample[n] = g - 1
-                        address[n] = c * levels + size
-                        polarity[n] = UP if change >= 0 else DOWN
-                    n += 1
-                    size = levels - 1
-                events_in_window += events
+                before = n
+                n = _put_knot(g - 1, units, units0, c, levels, n, sample, address, polarity)
+                events_in_window += n - before
                 start, units0 = g - 1, units
                 v0 = origin[c] + resolution[c] * units
                 low, high = value - th - v0, value + th - v0
