@@ -7,6 +7,7 @@ with values 0 or 1. ``out.npz`` holds the output layer's ``spikes`` and, per lay
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def load_spikes(path: str | Path) -> np.ndarray:
             if "spikes" not in data.files:
                 raise InputError(f"{path}: no array named 'spikes' (found {data.files})")
             return data["spikes"]
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"{path}: not a readable .npz file ({exc})") from exc

@@ -16,6 +16,7 @@ Events are ordered by ``t`` and, within one timestamp, by ``x``. A file holds th
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,7 @@ def load_events(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
                 raise ValueError(f"{path}: no array named 'events' (found {data.files})")
             events = data["events"]
             metadata = {key: data[key] for key in data.files if key != "events"}
-    except OSError as exc:
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise OSError(f"{path}: cannot read event file ({exc})") from exc
     if events.dtype.names is None or not {"t", "x", "p"} <= set(events.dtype.names):
         raise ValueError(f"{path}: 'events' must be a structured array with fields t, x, p, "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -216,7 +217,7 @@ class Recording:
                 return cls(header["name"], signal, header["fs"], tuple(header["channels"]),
                            tuple(header["units"]), data["beats"], data["labels"], data["hr"],
                            adc, {**header["info"], "file": str(path)})
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             if isinstance(exc, DataError):
                 raise
             raise DataError(f"{path}: not a recording file ({exc})") from exc
@@ -257,10 +258,37 @@ def _read_wfdb(folder: Path, record: str, fs: float | None) -> tuple[object, np.
         raise FileNotFoundError(f"{header}: the header names a signal file that is missing "
                                 f"({exc.filename or exc})") from exc
     except (ValueError, IndexError) as exc:
-        raise DataError(f"{header}: cannot read record ({exc})") from exc
+        raise DataError(_short_signal_file(folder, record) or
+                        f"{header}: cannot read record ({exc})") from exc
     if fs is not None and rec.fs != fs:
         raise DataError(f"{header}: sampled at {rec.fs:g} Hz, this set is {fs:g} Hz")
     return rec, rec.d_signal.T.astype(np.float64)
+
+
+# Bytes per sample of the WFDB storage formats (format 212 packs two 12-bit samples in 3).
+_WFDB_BYTES = {"8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0, "160": 2.0,
+               "212": 1.5, "310": 4 / 3, "311": 4 / 3}
+
+
+def _short_signal_file(folder: Path, record: str) -> str | None:
+    """What is wrong when a signal file holds fewer bytes than its header promises (a
+    truncated copy or download), or None."""
+    import wfdb
+
+    header = wfdb.rdheader(str(folder / record))
+    for name in dict.fromkeys(header.file_name):
+        fmts = [f for f, n in zip(header.fmt, header.file_name, strict=True) if n == name]
+        if any(f not in _WFDB_BYTES for f in fmts):
+            continue
+        need = int(np.ceil(header.sig_len * sum(_WFDB_BYTES[f] for f in fmts)))
+        path = folder / name
+        size = path.stat().st_size
+        if size < need:
+            return (f"{path}: holds {size} bytes, but {record}.hea needs {need} "
+                    f"({header.sig_len} samples x {len(fmts)} signals in format "
+                    f"{'/'.join(dict.fromkeys(fmts))}): the signal file is truncated; copy it "
+                    "again")
+    return None
 
 
 def _read_beats(folder: Path, record: str, n_samples: int) -> np.ndarray:

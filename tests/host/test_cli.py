@@ -57,6 +57,14 @@ def test_input_without_spikes_array(tmp_path, model, capsys):
     assert "no array named 'spikes'" in capsys.readouterr().err
 
 
+def test_truncated_input_file_is_named(tmp_path, model, capsys):
+    np.savez(tmp_path / "in.npz", spikes=np.zeros((10, 4), np.int64))
+    (tmp_path / "in.npz").write_bytes((tmp_path / "in.npz").read_bytes()[:100])
+    assert main(["run", "--model", str(model[0]), "--input", str(tmp_path / "in.npz"),
+                 "--out", str(tmp_path / "o.npz")]) == 2
+    assert "in.npz: not a readable .npz file" in capsys.readouterr().err
+
+
 def test_shipped_demo_model_is_the_built_one():
     assert read_network(DEMO_MODEL) == build_demo_network()
 

@@ -53,6 +53,14 @@ def test_load_names_the_file_when_events_are_missing(tmp_path):
         load_events(tmp_path / "bad.npz")
 
 
+def test_load_names_a_truncated_file(tmp_path):
+    events = make_events(np.arange(0, 9000, 30), np.arange(300) % 2, np.full(300, UP))
+    save_events(tmp_path / "ev.npz", events, fs_hz=360.0)
+    (tmp_path / "ev.npz").write_bytes((tmp_path / "ev.npz").read_bytes()[:200])
+    with pytest.raises(OSError, match=r"ev\.npz: cannot read event file"):
+        load_events(tmp_path / "ev.npz")
+
+
 def test_raster_puts_up_and_down_in_their_columns():
     fs = 100.0
     events = make_events(sample_times_us(np.array([1, 1, 1, 3]), fs), np.array([0, 0, 1, 1]),

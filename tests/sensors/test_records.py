@@ -113,6 +113,13 @@ def test_save_load_round_trip(tmp_path, sample_dir):
     assert back.labels["onset"][0] == 10.0 and back.channels == rec.channels
 
 
+def test_truncated_recording_file_is_named(tmp_path, sample_dir):
+    load("mitdb:100", sample_dir).excerpt(0.0, 10.0).save(tmp_path / "x.npz")
+    (tmp_path / "x.npz").write_bytes((tmp_path / "x.npz").read_bytes()[:500])
+    with pytest.raises(DataError, match=r"x\.npz: not a recording file"):
+        Recording.load(tmp_path / "x.npz")
+
+
 def test_resample_moves_beats_and_keeps_the_signal(sample_dir):
     rec = load("mitdb:100", sample_dir).excerpt(0, 20)
     up = resample(rec, 500.0)
@@ -150,6 +157,15 @@ def test_header_without_annotations_is_named(tmp_path):
 def test_wrong_sampling_rate_is_named(tmp_path):
     wfdb_record(tmp_path, fs=250)
     with pytest.raises(DataError, match=r"900\.hea: sampled at 250 Hz, this set is 360 Hz"):
+        load("mitdb:900", tmp_path)
+
+
+def test_truncated_signal_file_is_named(tmp_path):
+    wfdb_record(tmp_path)
+    dat = tmp_path / "900.dat"
+    dat.write_bytes(dat.read_bytes()[:301])
+    with pytest.raises(DataError, match=r"900\.dat: holds 301 bytes, but 900\.hea needs 2160 "
+                                        r"\(720 samples x 2 signals in format 212\).*truncated"):
         load("mitdb:900", tmp_path)
 
 
