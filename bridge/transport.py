@@ -60,7 +60,12 @@ class Link:
                     # Small frames, answered one by one: Nagle's delay would stall each.
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return port
-            except (serial.SerialException, OSError, ValueError) as exc:
+            except ValueError as exc:
+                # A URL that pyserial cannot parse will not parse on a retry either.
+                raise LinkError(f"cannot open {self.url}: {exc}; give a device path "
+                                "(/dev/ttyUSB1), socket://HOST:PORT for TCP, or "
+                                "virtual://reference") from exc
+            except (serial.SerialException, OSError) as exc:
                 last = exc
                 time.sleep(self.retry_delay)
         raise LinkError(f"cannot open {self.url}: {last}")

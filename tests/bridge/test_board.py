@@ -115,6 +115,17 @@ def test_unreachable_board_is_reported(tmp_path, capsys):
     assert "cannot open socket://127.0.0.1" in capsys.readouterr().err
 
 
+def test_url_of_an_unknown_protocol_names_the_forms_that_work(tmp_path, capsys):
+    net = random_network(1)
+    write_network(tmp_path / "net.nir", net)
+    np.savez(tmp_path / "in.npz", spikes=np.zeros((5, net.n_inputs), int))
+    code = main(["board", "--url", "tcp://127.0.0.1:5555", "--model", str(tmp_path / "net.nir"),
+                 "--input", str(tmp_path / "in.npz"), "--out", str(tmp_path / "o.npz")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot open tcp://127.0.0.1:5555" in err and "socket://HOST:PORT" in err
+
+
 def test_client_reconnects_after_the_link_drops_and_loses_nothing():
     board = VirtualBoard()
     with socket_port() as port:
