@@ -59,7 +59,8 @@ def _train(args: argparse.Namespace) -> int:
     max_normal = args.max_normal if args.max_normal is not None else (20000 if inter else None)
     balance = args.balance if args.balance is not None else (0.5 if inter else 0.2)
     classifier = EcgBeatClassifier(hidden=tuple(args.hidden), epochs=args.epochs,
-                                   encoding=BeatEncoding(rr_irregularity=args.rr_irregularity),
+                                   encoding=BeatEncoding(rr_irregularity=args.rr_irregularity,
+                                                         p_wave=args.p_wave),
                                    balance_power=balance, crossbar=args.crossbar,
                                    threads=args.threads, random_state=args.seed)
     with _progress() as bar:
@@ -147,6 +148,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--rr-irregularity", action="store_true",
                    help="also code prematurity and pause relative to the RR irregularity "
                    "(two more RR features; an experiment, see docs/ecg.md)")
+    t.add_argument("--p-wave", action="store_true",
+                   help="also code the atrial activity before R: the dominant beat's P-wave "
+                   "amplitude, this beat's, and their correlation (an experiment, see "
+                   "docs/ecg.md)")
     t.add_argument("--lead", default=LEAD)
     t.add_argument("--crossbar", help="hardware-aware training: crossbar device preset "
                    "(e.g. hfox) whose noise every training step sees")

@@ -63,6 +63,13 @@ N_RR = 5
 # the thermometer's -0.6 ... 0.6 then spans z of about -7 ... 7.
 IRREGULAR_FLOOR = 0.02
 IRREGULAR_GAIN = 0.3
+# P-wave features (BeatEncoding(p_wave=True)): the atrial part of the window, from 230 to 80 ms
+# before R, where a sinus P wave lies (PR interval 120-200 ms); amplitudes in units of the
+# recent R amplitude, coded as P_GAIN * log(amplitude / P_REFERENCE) so that the thermometer's
+# -0.6 ... 0.6 spans about 0.014 ... 0.74 R amplitudes.
+P_REGION_S = (0.23, 0.08)
+P_GAIN = 0.3
+P_REFERENCE = 0.1
 MODEL_KEY = "neurotwin_ecg"
 MODEL_FORMAT = 1
 
@@ -229,6 +236,8 @@ class BeatEncoding:
         rr_irregularity: also code prematurity and pause relative to the RR irregularity
             (two more RR features, :meth:`rr_codes`; off by default, and model files written
             before they existed read as off).
+        p_wave: also code the atrial activity before R (three more thermometer features,
+            :meth:`p_codes`; off by default, and older model files read as off).
     """
 
     fs: float = FS
@@ -242,6 +251,7 @@ class BeatEncoding:
     phase_period: int = 2
     tail: int = 2
     rr_irregularity: bool = False
+    p_wave: bool = False
 
     def __post_init__(self) -> None:
         if 0.0 not in self.levels:
@@ -266,7 +276,33 @@ class BeatEncoding:
 
     @property
     def n_rr_features(self) -> int:
-        return 8 if self.rr_irregularity else 6
+        """Thermometer-coded features: RR (6 or 8) plus P wave (3 with ``p_wave``)."""
+        return (8 if self.rr_irregularity else 6) + (3 if self.p_wave else 0)
+
+    def p_codes(self, X: np.ndarray) -> np.ndarray:
+        """Atrial features [beats, 3] of feature rows X, from the window's P region
+        (``P_REGION_S`` before R): the peak-to-peak amplitude of the dominant beat's P wave
+        (window minus deviation: the running median of the previous windows) and of this
+        beat's, both as ``P_GAIN * log(amplitude / P_REFERENCE)`` (amplitudes in units of the
+        recent R amplitude), and 0.6 x the correlation of this beat's P region with the
+        dominant beat's. A sinus beat matches its patient's P wave; atrial fibrillation has
+        no dominant P wave (its f waves average out); a premature atrial beat's P wave differs
+        or hides in the preceding T wave."""
+        w = self.window
+        before = round(self.before_s * self.fs)
+        lo = max(0, before - round(P_REGION_S[0] * self.fs))
+        hi = max(lo + 2, before - round(P_REGION_S[1] * self.fs))
+        beat = X[:, lo:hi]
+        dominant = beat - X[:, w + lo:w + hi]
+        amp_dominant = np.ptp(dominant, axis=1)
+        amp_beat = np.ptp(beat, axis=1)
+        b = beat - beat.mean(axis=1, keepdims=True)
+        d = dominant - dominant.mean(axis=1, keepdims=True)
+        corr = (b * d).sum(axis=1) / np.maximum(
+            np.sqrt((b * b).sum(axis=1) * (d * d).sum(axis=1)), 1e-9)
+        return np.column_stack([P_GAIN * np.log(np.maximum(amp_dominant, 1e-3) / P_REFERENCE),
+                                P_GAIN * np.log(np.maximum(amp_beat, 1e-3) / P_REFERENCE),
+                                0.6 * corr])
 
     @property
     def n_inputs(self) -> int:
@@ -313,6 +349,8 @@ class BeatEncoding:
             step = sample_index(events, 1.0 / self.dt)
             out[a + beat, step, trace * 2 * n_levels + 2 * level + (events["p"] != UP)] = 1
         codes = self.rr_codes(X[:, 2 * w:])
+        if self.p_wave:
+            codes = np.hstack([codes, self.p_codes(X)])
         thermometer = (codes[:, :, None] >= np.asarray(self.rr_edges)[None, None, :]).reshape(
             n, -1)
         start = 4 * n_levels
@@ -334,6 +372,7 @@ class BeatEncoding:
         d = json.loads(text)
         d["levels"], d["rr_edges"] = tuple(d["levels"]), tuple(d["rr_edges"])
         d.setdefault("rr_irregularity", False)  # files from before the feature
+        d.setdefault("p_wave", False)
         return cls(**d)
 
 
@@ -508,6 +547,53 @@ class EcgBeatClassifier:
         model.n_features_in_ = 2 * encoding.window + N_RR
         model.training_ = info.get("training", {})
         return model
+
+
+def merge_classifiers(models: Sequence[EcgBeatClassifier]) -> EcgBeatClassifier:
+    """One network from several trained 2-layer classifiers of the same encoding: their
+    hidden layers side by side (inputs -> sum of hidden -> 5), the output layer fed by all of
+    them with each model's output weights divided by the number of models, and the mean of
+    their output biases, so that an output neuron integrates the mean of the models' drives
+    (an ensemble that deploys as one plain CUBA-LIF network). The float networks are merged
+    (each layer first scaled to threshold 1) and then quantised once."""
+    from neuro.network import FloatLayer, FloatNetwork
+
+    if not models:
+        raise EcgError("no models to merge")
+    for m in models:
+        m._check()
+    nets = [m.float_network_ for m in models]
+    encoding = models[0].encoding_
+    if any(m.encoding_ != encoding for m in models) or any(len(n.layers) != 2 for n in nets):
+        raise EcgError("merge needs 2-layer classifiers of one encoding")
+    # Weights and bias in units of the threshold (the dynamics are linear below it, so this
+    # changes no spike): the float reading of a quantised file has its own threshold scale.
+    def unit(layer: FloatLayer) -> FloatLayer:
+        return FloatLayer(layer.weights / layer.vth, du=layer.du, dv=layer.dv, vth=1.0,
+                          bias=np.broadcast_to(layer.bias, layer.n_neurons) / layer.vth)
+
+    hidden = [unit(n.layers[0]) for n in nets]
+    output = [unit(n.layers[1]) for n in nets]
+    if len({(h.du, h.dv) for h in hidden}) != 1 or len({(o.du, o.dv) for o in output}) != 1:
+        raise EcgError("merge needs the same decays in every model")
+    k = len(models)
+    layer0 = FloatLayer(np.vstack([h.weights for h in hidden]), du=hidden[0].du,
+                        dv=hidden[0].dv, vth=hidden[0].vth,
+                        bias=np.concatenate([h.bias for h in hidden]))
+    layer1 = FloatLayer(np.hstack([o.weights for o in output]) / k, du=output[0].du,
+                        dv=output[0].dv, vth=output[0].vth,
+                        bias=np.mean([o.bias for o in output], axis=0))
+    params = models[0].get_params()
+    params["hidden"] = (int(layer0.n_neurons),)
+    merged = EcgBeatClassifier(**params)
+    merged.encoding_ = encoding
+    merged.float_network_ = FloatNetwork((layer0, layer1), dt=nets[0].dt)
+    merged.network_ = quantise(merged.float_network_)
+    merged.classes_ = np.asarray(CLASSES)
+    merged.n_features_in_ = models[0].n_features_in_
+    merged.training_ = {**getattr(models[0], "training_", {}),
+                        "merged_seeds": [getattr(m, "training_", {}).get("seed") for m in models]}
+    return merged
 
 
 def load_record(folder: str | Path, name: str) -> Recording:

@@ -100,9 +100,14 @@ def test_train_writes_a_model_with_progress_and_seed(tmp_path, capsys):
     assert model.training_["split"] == "ds1" and model.training_["records"] == ["208"]
     assert model.training_["seed"] == 3 and model.random_state == 3
     assert not model.encoding_.rr_irregularity  # an opt-in experiment (docs/ecg.md)
+    assert not model.encoding_.p_wave  # likewise
     again = tmp_path / "again.nir"
     assert main([*args[:7], str(again), *args[8:]]) == 0  # the same seed, the same network
     assert EcgBeatClassifier.load(again).network_ == model.network_
+    with_p = tmp_path / "p_wave.nir"
+    assert main([*args[:7], str(with_p), *args[8:], "--p-wave"]) == 0
+    loaded = EcgBeatClassifier.load(with_p)
+    assert loaded.encoding_.p_wave and loaded.network_.sizes[0] == model.network_.sizes[0] + 30
 
 
 def test_shipped_model_on_full_records(full_data, capsys):

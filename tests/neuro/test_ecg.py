@@ -19,6 +19,7 @@ from neuro.ecg import (
     decide,
     intra_split,
     lead_signal,
+    merge_classifiers,
     record_beats,
     rr_intervals,
     subsample_normal,
@@ -110,6 +111,55 @@ def test_encoding_is_the_level_crossing_encoders_events_plus_rr_and_phase():
     assert BeatEncoding.from_json(json.dumps(old)) == enc
     with pytest.raises(ValueError, match="feature rows"):
         enc(X[:, :-1])
+
+
+def test_p_wave_codes_see_the_dominant_p_wave_and_this_beats_match():
+    rec = synthetic(3, 40)
+    X, _ = beat_features(rec.signal[0], FS, rec.beats["sample"])
+    enc = BeatEncoding(p_wave=True)
+    codes = enc.p_codes(X.astype(float))
+    assert codes.shape == (len(X), 3) and enc.n_rr_features == 9
+    normal = rec.beats["aami"] == "N"
+    # Sinus beats match their patient's P wave; a beat with its P region flattened does not
+    # have one, and the dominant beat's P wave is the same for both.
+    assert np.median(codes[normal, 2]) > 0.4
+    flat = X.astype(float).copy()
+    lo, hi = round((0.25 - 0.23) * FS), round((0.25 - 0.08) * FS)
+    flat[:, lo:hi] = 0.0
+    flat[:, enc.window + lo:enc.window + hi] = -X[:, lo:hi] + X[:, enc.window + lo:
+                                                             enc.window + hi]
+    flat_codes = enc.p_codes(flat)
+    np.testing.assert_allclose(flat_codes[:, 0], codes[:, 0], atol=1e-5)
+    assert np.all(flat_codes[normal, 1] < codes[normal, 1])
+    spikes = enc(X)
+    assert spikes.shape[2] == enc.n_inputs == BeatEncoding().n_inputs + 30
+    old = json.loads(enc.to_json())
+    del old["p_wave"]
+    assert BeatEncoding.from_json(json.dumps(old)) == BeatEncoding()
+
+
+def test_merged_classifiers_run_as_one_network_that_averages_their_drives(tmp_path: Path):
+    train = record_beats(synthetic(10))
+    models = [EcgBeatClassifier(hidden=(8,), epochs=2, quantise_epochs=1,
+                                random_state=s).fit(train.X, train.reference) for s in (0, 1)]
+    merged = merge_classifiers(models)
+    assert merged.network_.sizes == [models[0].encoding_.n_inputs, 16, 5]
+    w = [m.float_network_.layers[1].weights / m.float_network_.layers[1].vth for m in models]
+    np.testing.assert_allclose(merged.float_network_.layers[1].weights, np.hstack(w) / 2)
+    # One model merged alone is that model; files load with their own threshold scale.
+    paths = [tmp_path / f"m{k}.nir" for k in range(2)]
+    for m, p in zip(models, paths, strict=True):
+        m.save(p)
+    loaded = [EcgBeatClassifier.load(p) for p in paths]
+    np.testing.assert_array_equal(merge_classifiers(loaded[:1]).predict(train.X),
+                                  models[0].predict(train.X))
+    assert merge_classifiers(loaded).network_.sizes == merged.network_.sizes
+    path = tmp_path / "merged.nir"
+    merged.save(path)
+    again = EcgBeatClassifier.load(path)
+    np.testing.assert_array_equal(again.predict(train.X), merged.predict(train.X))
+    with pytest.raises(EcgError, match="no models"):
+        merge_classifiers([])
 
 
 def test_decision_takes_most_spikes_then_earliest_then_n():
