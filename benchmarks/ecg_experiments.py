@@ -19,20 +19,23 @@ One result line (JSON) per run is appended to ``--log``.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from neuro.ecg import (
+    CLASSES,
     DS1,
     BeatEncoding,
     EcgBeatClassifier,
     RecordBeats,
     aami_report,
     assemble,
+    beat_features,
     intra_test_beats,
     load_beats,
     merge_classifiers,
@@ -44,8 +47,11 @@ from neuro.ecg import (
 VALIDATION = ("106", "118", "201", "215", "220")
 
 
-def cached_beats(folder: Path, records: list[str], cache: Path) -> RecordBeats:
-    """The annotated beats of records (feature rows as :func:`neuro.ecg.record_beats`)."""
+def cached_beats(folder: Path, records: list[str], cache: Path) -> list[RecordBeats]:
+    """The annotated beats of each record (feature rows as :func:`neuro.ecg.record_beats`),
+    cached under a folder named after the feature code, so that a change to it reads afresh."""
+    code = hashlib.sha1(inspect.getsource(beat_features).encode()).hexdigest()[:12]
+    cache = cache / code
     cache.mkdir(parents=True, exist_ok=True)
     out = []
     for name in records:
@@ -53,10 +59,10 @@ def cached_beats(folder: Path, records: list[str], cache: Path) -> RecordBeats:
         if not path.exists():
             rb = load_beats(folder, [name])[0]
             np.savez(path, X=rb.X, reference=rb.reference, sample=rb.sample)
-        z = np.load(path)
-        out.append(RecordBeats(name, z["X"], z["reference"], z["sample"],
-                               {c: 0 for c in "NSVFQ"}))
-    return assemble(out)
+        with np.load(path) as z:
+            out.append(RecordBeats(name, z["X"], z["reference"], z["sample"],
+                                   dict.fromkeys(CLASSES, 0)))
+    return out
 
 
 def summary(report: dict) -> dict:
@@ -74,8 +80,8 @@ def intra(args: argparse.Namespace) -> None:
         balance_power=args.balance, threads=1, random_state=args.seed))
     if args.save:
         model.save(args.save)
-    report = aami_report(*(lambda b: (b.reference, model.predict(b.X)))(
-        intra_test_beats(args.data, model)))
+    beats = intra_test_beats(args.data, model)
+    report = aami_report(beats.reference, model.predict(beats.X))
     line = {"tag": args.tag, "mode": "intra", "hidden_total": int(sum(
         layer.n_neurons for layer in model.network_.layers[:-1])), **summary(report),
         "confusion": report["confusion"], "per_record": {}, "train_s": 0}
@@ -117,7 +123,7 @@ def main() -> None:
     if args.merge:
         model = merge_classifiers([EcgBeatClassifier.load(p) for p in args.merge])
     else:
-        train_set = cached_beats(args.data, train_records, args.cache)
+        train_set = assemble(cached_beats(args.data, train_records, args.cache))
         idx = subsample_normal(train_set.reference, args.max_normal, args.seed)
         encoding = BeatEncoding(rr_irregularity=args.rr_irregularity, p_wave=args.p_wave)
         model = EcgBeatClassifier(hidden=tuple(args.hidden), encoding=encoding,
@@ -131,13 +137,13 @@ def main() -> None:
     t_train = time.time() - t0
     if args.save:
         model.save(args.save)
-    test = cached_beats(args.data, test_records, args.cache)
+    test_beats = cached_beats(args.data, test_records, args.cache)
+    test = assemble(test_beats)
     pred = model.predict(test.X)
     report = aami_report(test.reference, pred)
     per_record = {}
     # False S and false V per record (where the errors come from).
-    bounds = np.cumsum([0] + [np.load(args.cache / f"{r}.npz")["reference"].size
-                              for r in test_records])
+    bounds = np.cumsum([0] + [b.reference.size for b in test_beats])
     for k, name in enumerate(test_records):
         ref, p = test.reference[bounds[k]:bounds[k + 1]], pred[bounds[k]:bounds[k + 1]]
         per_record[name] = {"false_S": int(np.sum((p == "S") & (ref != "S"))),
@@ -160,5 +166,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     main()

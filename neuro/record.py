@@ -7,11 +7,12 @@ with values 0 or 1. ``out.npz`` holds the output layer's ``spikes`` and, per lay
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from sensors.events import NPZ_ERRORS
 
 
 class InputError(ValueError):
@@ -55,7 +56,7 @@ def load_spikes(path: str | Path) -> np.ndarray:
             if "spikes" not in data.files:
                 raise InputError(f"{path}: no array named 'spikes' (found {data.files})")
             return data["spikes"]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, *NPZ_ERRORS) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"{path}: not a readable .npz file ({exc})") from exc

@@ -25,6 +25,8 @@ EVENT_DTYPE = np.dtype([("t", "<i8"), ("x", "<u2"), ("p", "i1")])
 UP = 1
 DOWN = 0
 MAX_ADDRESS = np.iinfo(np.uint16).max
+# What np.load raises on a file that is not a readable .npz (missing, truncated, not a zip).
+NPZ_ERRORS = (OSError, EOFError, zipfile.BadZipFile)
 
 
 def make_events(t: np.ndarray, x: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -93,7 +95,7 @@ def load_events(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
                 raise ValueError(f"{path}: no array named 'events' (found {data.files})")
             events = data["events"]
             metadata = {key: data[key] for key in data.files if key != "events"}
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except NPZ_ERRORS as exc:
         raise OSError(f"{path}: cannot read event file ({exc})") from exc
     if events.dtype.names is None or not {"t", "x", "p"} <= set(events.dtype.names):
         raise ValueError(f"{path}: 'events' must be a structured array with fields t, x, p, "

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -36,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 import scipy.signal
+
+from sensors.events import NPZ_ERRORS
 
 BEAT_DTYPE = np.dtype([("sample", "<i8"), ("symbol", "<U2"), ("aami", "<U1")])
 # Artefact labels: kind, onset and offset in seconds, channel index (-1: every channel).
@@ -217,7 +218,7 @@ class Recording:
                 return cls(header["name"], signal, header["fs"], tuple(header["channels"]),
                            tuple(header["units"]), data["beats"], data["labels"], data["hr"],
                            adc, {**header["info"], "file": str(path)})
-        except (KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        except (KeyError, ValueError, *NPZ_ERRORS) as exc:
             if isinstance(exc, DataError):
                 raise
             raise DataError(f"{path}: not a recording file ({exc})") from exc
